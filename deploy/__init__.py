@@ -1,0 +1,1 @@
+"""Deployment assets shipped with the package (the local Apache Kafka used by tests and the demo)."""

@@ -1,0 +1,1 @@
+"""Pure detection logic: enrichment lookups, detectors, risk fusion, cases and OCSF findings. No I/O."""

@@ -1,0 +1,1 @@
+"""Wiring: the command line, the Faust app, Kafka topics, metrics and drivers. No detection logic."""
