@@ -51,40 +51,47 @@ class Decoder:
     def decode(self, data: bytes) -> Event | Rejection:
         if len(data) > self.max_event_bytes:
             return Rejection("too_large", "", f"message is {len(data)} bytes; the limit is {self.max_event_bytes}")
+        # msgspec skips the bytes of unknown fields unchecked, so UTF-8 is checked here, once
+        # (and only for the rare message that is not plain ASCII).
+        if not data.isascii() and (bad := _not_utf8(data)) is not None:
+            return bad
         try:
             event = msgspec.json.decode(data, type=self._type)
         except msgspec.ValidationError as exc:
             return self._explain(data, str(exc))
         except msgspec.DecodeError as exc:
             return _malformed(data, str(exc))
-        except UnicodeDecodeError as exc:
-            return Rejection("not_utf8", "", f"invalid UTF-8 at byte {exc.start} of a string")
+        except UnicodeDecodeError:
+            return _not_utf8(data) or Rejection("not_utf8", "", "invalid UTF-8 in a string")
         except RecursionError:
-            return Rejection("too_deep", "", "JSON nesting is too deep")
+            return _TOO_DEEP
         if event.event_id is None:
             force_setattr(event, "event_id", derive_event_id(event))
         return event
 
     def _explain(self, data: bytes, fast_reason: str) -> Rejection:
         """Find the precise reason for a message the fast path refused."""
+        # msgspec stops at the first type error, so the rest of the message may still be
+        # malformed or too deep: that is the more fundamental reason.
         try:
-            document = json.loads(data)
-        except (ValueError, RecursionError):
-            document = None
+            document = json.loads(data, parse_constant=_refuse_constant)
+        except RecursionError:
+            return _TOO_DEEP
+        except ValueError:
+            return _unreadable(data, fast_reason)
         if not isinstance(document, dict):
-            if document is None and "Expected `object`" not in fast_reason:
-                return _from_msgspec(fast_reason)
             return Rejection("not_object", "", f"expected a JSON object, got {_json_type(document)}")
         declared = document.get("event_type")
         if self.event_type is None:
             if declared not in EVENT_TYPES:
-                shown = "missing" if declared is None else f"{declared!r}"
+                shown = "missing" if "event_type" not in document else json.dumps(declared, ensure_ascii=False)
                 return Rejection("unknown_event_type", "event_type", f"`event_type` is {shown}; must be one of {_KNOWN}")
             event_type = declared
         else:
             if declared is not None and declared != self.event_type:
                 return Rejection("event_type_mismatch", "event_type",
-                                 f"`event_type` is {declared!r} but this topic carries {self.event_type}")
+                                 f"`event_type` is {json.dumps(declared, ensure_ascii=False)} "
+                                 f"but this topic carries {self.event_type}")
             event_type = self.event_type
             document = {**document, "event_type": event_type}
         error = _schema_error(event_type, document)
@@ -100,11 +107,39 @@ def derive_event_id(event: Event) -> str:
     return hashlib.blake2b(msgspec.json.encode(event), digest_size=16).hexdigest()
 
 
-def _malformed(data: bytes, reason: str) -> Rejection:
+_TOO_DEEP: Final = Rejection("too_deep", "", "JSON nesting is too deep")
+
+
+def _not_utf8(data: bytes) -> Rejection | None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Rejection("not_utf8", "", f"invalid UTF-8 at byte {exc.start}")
+    return None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unreadable(data: bytes, fast_reason: str) -> Rejection:
+    """Why a message that failed typed decoding is not readable JSON either."""
+    try:
+        msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        return _malformed(data, str(exc))
+    except RecursionError:
+        return _TOO_DEEP
+    except msgspec.ValidationError as exc:  # e.g. an integer too large for any number type
+        return _from_msgspec(str(exc))
+    except UnicodeDecodeError:
+        return _not_utf8(data) or Rejection("not_utf8", "", "invalid UTF-8 in a string")
+    return _from_msgspec(fast_reason)
+
+
+def _malformed(data: bytes, reason: str) -> Rejection:
+    if (bad := _not_utf8(data)) is not None:
+        return bad
     if data.startswith(b"\xef\xbb\xbf"):
         return Rejection("bad_json", "", "the message starts with a UTF-8 byte-order mark; send plain UTF-8 JSON")
     if not data.strip():
@@ -116,7 +151,14 @@ def _from_msgspec(reason: str) -> Rejection:
     match = _MSGSPEC_PATH.search(reason)
     path = _dotted_msgspec(match["path"]) if match else ""
     text = reason[: match.start()] if match else reason
-    code = "inconsistent" if path or "together" in text or "below" in text else "bad_value"
+    if "RFC3339" in text or "ISO8601" in text or "not an IPv4 or IPv6" in text:
+        code = "bad_format"
+    elif "out of range" in text:
+        code = "out_of_range"
+    elif "together" in text or "below" in text:
+        code = "inconsistent"
+    else:
+        code = "bad_value"
     return Rejection(code, path, f"`{path}`: {text}" if path else text)
 
 

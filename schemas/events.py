@@ -35,18 +35,23 @@ Time = Annotated[
 ]
 Ip = Annotated[str, Meta(max_length=45, description="IPv4 or IPv6 address.",
                          extra_json_schema={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})]
-Mac = Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$",
+# Python's `$` also matches before a final "\n", so a pattern alone would let "1d6b\n"
+# through (ECMA-262 validators refuse it): fixed-width formats also carry maxLength and
+# variable-width ones end in `(?!\n)$`.
+Mac = Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$", max_length=17,
                           description="MAC address, six hex octets; stored lower-case with ':'.")]
-Hex4 = Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{4}$", description="4 hex digits, any case; stored lower-case.")]
-Hex2 = Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{2}$", description="USB interface class, 2 hex digits.")]
-Country = Annotated[str, Meta(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 country code; stored upper-case.")]
+Hex4 = Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{4}$", max_length=4, description="4 hex digits, any case; stored lower-case.")]
+Hex2 = Annotated[str, Meta(pattern=r"^[0-9A-Fa-f]{2}$", max_length=2, description="USB interface class, 2 hex digits.")]
+Country = Annotated[str, Meta(pattern=r"^[A-Za-z]{2}$", max_length=2, description="ISO 3166-1 alpha-2 country code; stored upper-case.")]
 Latitude = Annotated[float, Meta(ge=-90, le=90, description="Degrees north, WGS 84.")]
 Longitude = Annotated[float, Meta(ge=-180, le=180, description="Degrees east, WGS 84.")]
 Milliseconds = Annotated[float, Meta(ge=0, le=MAX_MS, description="Milliseconds, 0 to 600000.")]
-Timezone = Annotated[str, Meta(max_length=64, pattern=r"^(UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*)$",
+Timezone = Annotated[str, Meta(max_length=64, pattern=r"^(UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*)(?!\n)$",
                                description="IANA time zone name, e.g. America/Chicago.")]
-ClockTime = Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local wall-clock time HH:MM.")]
-ToolName = Annotated[str, Meta(min_length=1, max_length=256,
+ClockTime = Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", max_length=5, description="Local wall-clock time HH:MM.")]
+# The pattern refuses names that normalise to nothing ("   ", "C:\\Tools\\"): the last
+# path component must hold a non-space character.
+ToolName = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"[^\s\\/]\s*$",
                                description="Tool or process name; normalised to a canonical id at decode.")]
 
 
@@ -260,7 +265,7 @@ class Employee(_Event, tag="employee"):
     devices: Annotated[list[Id], Meta(max_length=256)] | None = None
     aliases: Annotated[list[Text], Meta(max_length=256)] | None = None
     approved_remote_tools: Annotated[list[ToolName], Meta(max_length=256)] | None = None
-    hire_date: dt.date | None = None
+    hire_date: Annotated[dt.date, Meta(description="Calendar date YYYY-MM-DD.")] | None = None
 
     def __post_init__(self) -> None:
         if self.approved_remote_tools is not None:

@@ -51,7 +51,7 @@ import uuid
 import weakref
 from pathlib import Path
 
-__all__ = ["LocalKafka", "LocalKafkaError", "kafka_version", "default_cache_dir"]
+__all__ = ["LocalKafka", "LocalKafkaError", "broker_ready", "default_cache_dir", "kafka_version", "port_is_free"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -350,17 +350,18 @@ class LocalKafka:
         java = _java()
         self.fetch()
         self.port = port or self.port or _free_port()
-        self.controller_port = self.controller_port or _free_port()
+        while self.controller_port in (None, self.port):
+            self.controller_port = _free_port()
+        self._check_ports_free()
         if data_dir is not None:
             self.data_dir, self._owns_data_dir = Path(data_dir), False
         if self.data_dir is None:
             self.data_dir, self._owns_data_dir = Path(tempfile.mkdtemp(prefix="telltales-kafka-")), True
-        self._check_ports_free()
-        self._write_config()
-        if not (self.data_dir / "kraft" / "meta.properties").exists():
-            self._format(java)
-        self._launch(java)
         try:
+            self._write_config()
+            if not (self.data_dir / "kraft" / "meta.properties").exists():
+                self._format(java)
+            self._launch(java)
             self._wait_ready()
         except BaseException:
             # A half-started broker is of no use to anyone; the error carries its log tail.
@@ -390,7 +391,7 @@ class LocalKafka:
             "format", "--config", str(self.data_dir / "server.properties"), "--cluster-id", _cluster_id()]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
-            raise LocalKafkaError("kafka-storage format failed:\n" + _last_lines(result.stdout + result.stderr, 20))
+            raise LocalKafkaError("kafka-storage format failed:\n" + _last_lines(result.stdout + result.stderr, 30))
 
     def _launch(self, java: str) -> None:
         cmd = self._jvm(java, BROKER_MAIN) + [str(self.data_dir / "server.properties")]
@@ -399,7 +400,7 @@ class LocalKafka:
             # stop() can signal the JVM with anything it might have spawned.
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True)
-        self._finalizer = weakref.finalize(self, _kill_group, self._proc)
+        self._finalizer = weakref.finalize(self, _abandon, self._proc, self.data_dir if self._owns_data_dir else None)
         self._write_state()
 
     def _wait_ready(self) -> None:
@@ -410,7 +411,7 @@ class LocalKafka:
             if broker_ready(self.port):
                 return
             time.sleep(0.1)
-        raise LocalKafkaError(f"broker not ready within {self.start_timeout:.0f} s:\n{self._logs_tail()}")
+        raise LocalKafkaError(f"broker not ready within {self.start_timeout:g} s:\n{self._logs_tail()}")
 
     def _logs_tail(self) -> str:
         parts = [f"--- {p}\n{t}" for p in (self.data_dir / OUT_FILE, self.log_path) if (t := _tail(p))]
@@ -472,10 +473,13 @@ class LocalKafka:
         return f"<LocalKafka {kafka_version()} {state} data_dir={self.data_dir}>"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _abandon(proc: subprocess.Popen, temp_dir) -> None:
+    """Last resort at garbage collection or interpreter exit: kill the JVM, drop our temp dir."""
     if proc.poll() is None:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
+    if temp_dir is not None:
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _read(path: Path):

@@ -1,0 +1,174 @@
+"""The detector contract: metadata, signals, per-employee and per-key state, and what a detector may see.
+
+A detector is one module in `detectors/` defining one subclass of `Detector` (found by
+the registry). It is pure: it reads a typed event, its own small state and the read-only
+context, and returns its new state and the signals it raises. No I/O, no clock, no
+logging. Its state is a frozen msgspec Struct of plain values (serialised as msgpack,
+never pickle) with a documented size bound.
+
+Cross-employee detectors also declare correlation keys (public IP, Wi-Fi BSSID, gateway
+MAC, device id, MFA device id): `correlation_keys` names the key values an event shows,
+and `correlate` keeps a small state per key value and returns signals addressed to
+employee ids. Replay runs both in one process; the Kafka worker repartitions by key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final, Literal, Mapping
+
+import msgspec
+
+from telltales.schemas.config import Config, VantagePoint
+from telltales.schemas.events import Employee, Event
+
+Status = Literal["stable", "experimental", "shadow"]
+Severity = Literal["informational", "low", "medium", "high", "critical"]
+
+KEY_KINDS: Final = ("public_ip", "bssid", "gateway_mac", "device_id", "mfa_device")
+
+
+class Signal(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One piece of evidence a detector raises about one employee.
+
+    `score` in [0, 1] is how strongly this observation supports the detector's claim;
+    fusion multiplies it by the detector's weight. `data` holds the observed values an
+    analyst needs (IPs, device, tool, latency numbers), as plain JSON values.
+    """
+
+    detector: str
+    employee_id: str
+    time: float  # event time of the evidence, epoch seconds
+    score: float
+    summary: str
+    data: dict[str, Any] = {}
+    event_ids: tuple[str, ...] = ()
+    group: str | None = None  # shared-infrastructure group (one laptop farm) the employee belongs to
+
+
+class KeyObservation(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """An employee was seen using a correlation key value at an event time (travels on a repartition topic)."""
+
+    detector: str
+    kind: str
+    value: str
+    employee_id: str
+    time: float
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Org:
+    """What detectors know about the organisation, built once from the config. Read-only."""
+
+    vantage_points: Mapping[str, VantagePoint] = field(default_factory=dict)
+    office_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    vpn_egress_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    allowlisted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    approved_tools: frozenset[str] = frozenset()
+    late_tolerance_s: float = 3600.0
+    correlation_window_s: float = 72 * 3600.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> Org:
+        from telltales.schemas.vocabulary import canonical_tool
+
+        def nets(cidrs: list[str]):
+            return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+        return cls(
+            vantage_points=dict(config.vantage_points),
+            office_networks=nets(config.networks.office),
+            vpn_egress_networks=nets(config.networks.vpn_egress),
+            allowlisted_networks=nets(config.allowlists.ips),
+            approved_tools=frozenset(canonical_tool(t) for t in config.allowlists.remote_tools),
+            late_tolerance_s=config.decode.late_tolerance_s,
+            correlation_window_s=config.retention.correlation_window_hours * 3600.0,
+        )
+
+    def network_of(self, ip: str | None) -> str | None:
+        """"office", "vpn_egress", "allowlisted" or None for an address outside the organisation's own networks.
+
+        >>> org = Org(office_networks=(ipaddress.ip_network("198.51.100.0/24"),))
+        >>> org.network_of("198.51.100.7"), org.network_of("203.0.113.1"), org.network_of(None)
+        ('office', None, None)
+        """
+        if ip is None:
+            return None
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        for label, networks in (("office", self.office_networks), ("vpn_egress", self.vpn_egress_networks),
+                                ("allowlisted", self.allowlisted_networks)):
+            if any(address in n for n in networks):
+                return label
+        return None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a detector may read besides the event and its own state. Read-only."""
+
+    org: Org
+    employee: Employee | None  # the directory record, if known yet
+    late: bool = False  # the event is older than late_tolerance_s behind the newest seen for this employee
+    last_time: float | None = None  # newest event time seen for this employee before this event
+
+
+class Detector:
+    """Base class. Subclasses set the metadata and override `observe` (and, for cross-employee ones, the key hooks).
+
+    Metadata follows the Panther/Sigma habit: an id equal to the module name, a title,
+    a description, a default severity and weight, ATT&CK technique ids, a one-line
+    runbook, a status, and the event types the detector reads.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    severity: ClassVar[Severity] = "medium"
+    weight: ClassVar[float]  # default contribution (0..1) of a full-strength signal to the risk
+    attacks: ClassVar[tuple[str, ...]] = ()
+    runbook: ClassVar[str]
+    status: ClassVar[Status] = "stable"
+    event_types: ClassVar[tuple[str, ...]] = ()
+    key_kinds: ClassVar[tuple[str, ...]] = ()  # correlation keys, for cross-employee detectors
+    State: ClassVar[type[msgspec.Struct] | None] = None  # per-employee state type (array_like, frozen)
+    KeyState: ClassVar[type[msgspec.Struct] | None] = None  # per-key-value state type
+    max_state_bytes: ClassVar[int] = 256  # documented bound on the msgpack size of State
+    params: ClassVar[Mapping[str, Any]] = {}  # tunable defaults; overridden by [detectors.<id>].params
+
+    def __init__(self, org: Org, params: Mapping[str, Any] | None = None) -> None:
+        unknown = set(params or {}) - set(self.params)
+        if unknown:
+            raise ValueError(f"detectors.{self.id}.params: unknown key(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(self.params)) or 'none'}")
+        self.org = org
+        self.p: dict[str, Any] = {**self.params, **(params or {})}
+
+    def initial_state(self) -> msgspec.Struct | None:
+        return self.State() if self.State is not None else None
+
+    def observe(self, event: Event, state: Any, ctx: Context) -> tuple[Any, list[Signal]]:
+        """Read one event of `event_types`; return the new state (the same object if unchanged) and signals."""
+        return state, []
+
+    # Cross-employee hooks ---------------------------------------------------------------
+    def correlation_keys(self, event: Event, ctx: Context) -> list[tuple[str, str]]:
+        """(kind, value) pairs this event shows, for kinds in `key_kinds`."""
+        return []
+
+    def initial_key_state(self) -> msgspec.Struct | None:
+        return self.KeyState() if self.KeyState is not None else None
+
+    def correlate(self, observation: KeyObservation, state: Any) -> tuple[Any, list[Signal]]:
+        """Fold one observation into a key value's state; return signals addressed to employees."""
+        return state, []
+
+    # Helpers for subclasses -------------------------------------------------------------
+    def signal(self, event: Event, score: float, summary: str, **data: Any) -> Signal:
+        return Signal(detector=self.id, employee_id=event.employee_id, time=event.ts.timestamp(),
+                      score=max(0.0, min(1.0, score)), summary=summary, data=data,
+                      event_ids=(event.event_id,) if event.event_id else ())

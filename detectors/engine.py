@@ -1,0 +1,199 @@
+"""The detection core both drivers call: per-employee steps, per-key correlation, fusion. Pure.
+
+`Engine.observe` runs one telemetry event through the detectors that read its type and
+returns the new employee state, the signals, the key observations for cross-employee
+detectors, and any detector errors (isolated: one broken detector cannot stop the
+stream). `Engine.correlate` folds a key observation into that key's state and returns
+signals addressed to employees. `Engine.fuse` turns signals into case changes.
+Replay wires these with dicts; the Kafka worker wires them with tables and topics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
+
+import msgspec
+from msgspec.structs import replace
+
+from telltales.schemas.config import Config
+from telltales.schemas.events import Employee, Event
+
+from . import registry
+from .base import Context, Detector, KeyObservation, Org, Signal
+from .fusion import CaseChange, Fusion, FusionState
+
+STATE_VERSION: Final = 1
+SEEN_IDS: Final = 16  # recently applied event ids remembered per employee, for idempotence
+
+
+class EmployeeState(msgspec.Struct, array_like=True):
+    """Everything telltales remembers about one employee; msgpack-serialised, small (see `encode_state`)."""
+
+    v: int = STATE_VERSION
+    last: float = 0.0  # newest event time applied (epoch s)
+    seen: list[int] = []  # digests of recently applied event ids, oldest first
+    det: dict[str, Any] = {}  # detector id → its State struct
+    fusion: FusionState = FusionState()
+
+
+class DetectorError(NamedTuple):
+    detector: str
+    stage: str  # observe | keys | correlate
+    error: str
+
+
+class Step(NamedTuple):
+    state: EmployeeState
+    signals: list[Signal]
+    observations: list[KeyObservation]
+    errors: list[DetectorError]
+    duplicate: bool
+
+
+def event_digest(event_id: str) -> int:
+    """64-bit digest of an event id (ids are arbitrary strings from sources)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class Engine:
+    """One configured detection core."""
+
+    def __init__(self, config: Config, *, detectors: list[Detector] | None = None,
+                 enrich: Callable[[Event], Event] | None = None) -> None:
+        self.config = config
+        self.org = Org.from_config(config)
+        self.detectors = detectors if detectors is not None else registry.build(config, self.org)
+        self.by_id = {d.id: d for d in self.detectors}
+        self.enrich = enrich
+        self._by_type: dict[str, list[Detector]] = {}
+        for detector in self.detectors:
+            for event_type in detector.event_types:
+                self._by_type.setdefault(event_type, []).append(detector)
+        self.correlators = [d for d in self.detectors if d.key_kinds]
+        self._correlators_by_type = {
+            t: [d for d in ds if d.key_kinds] for t, ds in self._by_type.items()}
+        fusion_cfg = config.fusion
+        shadow = frozenset(d.id for d in self.detectors if self._mode(d) == "shadow")
+        self.shadow = shadow
+        self.fusion = Fusion(
+            half_life_s=fusion_cfg.half_life_hours * 3600.0,
+            create_threshold=fusion_cfg.create_threshold,
+            close_threshold=fusion_cfg.close_threshold,
+            case_ttl_s=fusion_cfg.case_ttl_hours * 3600.0,
+            weights={d.id: self._weight(d) for d in self.detectors},
+            shadow=shadow,
+        )
+        self.allowlisted_employees = frozenset(config.allowlists.employees)
+
+    def _mode(self, detector: Detector) -> str:
+        settings = self.config.detectors.get(detector.id)
+        if settings is not None and settings.mode is not None:
+            return settings.mode
+        return "shadow" if detector.status == "shadow" else "active"
+
+    def _weight(self, detector: Detector) -> float:
+        settings = self.config.detectors.get(detector.id)
+        return settings.weight if settings is not None and settings.weight is not None else detector.weight
+
+    def new_state(self) -> EmployeeState:
+        return EmployeeState(det={d.id: d.initial_state() for d in self.detectors if d.State is not None})
+
+    # Per-employee ------------------------------------------------------------------------
+    def observe(self, event: Event, state: EmployeeState | None, employee: Employee | None) -> Step:
+        """Apply one telemetry event to its employee's state. The given state is not mutated."""
+        state = state if state is not None else self.new_state()
+        digest = event_digest(event.event_id or "")
+        if digest in state.seen:
+            return Step(state, [], [], [], True)
+        if self.enrich is not None:
+            event = self.enrich(event)
+        when = event.ts.timestamp()
+        ctx = Context(org=self.org, employee=employee,
+                      late=state.last - when > self.org.late_tolerance_s,
+                      last_time=state.last or None)
+        det = dict(state.det)
+        signals: list[Signal] = []
+        observations: list[KeyObservation] = []
+        errors: list[DetectorError] = []
+        event_type = event.__struct_config__.tag
+        for detector in self._by_type.get(event_type, ()):
+            try:
+                current = det.get(detector.id)
+                new, raised = detector.observe(event, current, ctx)
+            except Exception as exc:  # noqa: BLE001 — isolation is the point; the driver counts and logs it
+                errors.append(DetectorError(detector.id, "observe", f"{type(exc).__name__}: {exc}"))
+                continue
+            if new is not current:
+                det[detector.id] = new
+            signals.extend(raised)
+        for detector in self._correlators_by_type.get(event_type, ()):
+            try:
+                keys = detector.correlation_keys(event, ctx)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(DetectorError(detector.id, "keys", f"{type(exc).__name__}: {exc}"))
+                continue
+            observations.extend(
+                KeyObservation(detector=detector.id, kind=kind, value=value, employee_id=event.employee_id,
+                               time=when, event_id=event.event_id or "")
+                for kind, value in keys)
+        seen = state.seen[-(SEEN_IDS - 1):] + [digest]
+        new_state = replace(state, last=max(state.last, when), seen=seen, det=det)
+        return Step(new_state, signals, observations, errors, False)
+
+    # Per correlation key -------------------------------------------------------------------
+    def correlate(self, observation: KeyObservation, key_state: Any) -> tuple[Any, list[Signal], list[DetectorError]]:
+        detector = self.by_id.get(observation.detector)
+        if detector is None:
+            return key_state, [], []
+        if key_state is None:
+            key_state = detector.initial_key_state()
+        try:
+            new, signals = detector.correlate(observation, key_state)
+        except Exception as exc:  # noqa: BLE001
+            return key_state, [], [DetectorError(detector.id, "correlate", f"{type(exc).__name__}: {exc}")]
+        return new, signals, []
+
+    # Fusion ----------------------------------------------------------------------------------
+    def fuse(self, state: EmployeeState, signals: list[Signal], employee_id: str) -> tuple[EmployeeState, list[CaseChange]]:
+        if not signals or employee_id in self.allowlisted_employees:
+            return state, []
+        fusion, changes = self.fusion.add(state.fusion, signals, employee_id)
+        return (replace(state, fusion=fusion) if fusion is not state.fusion else state), changes
+
+    def sweep(self, state: EmployeeState, now: float, employee_id: str) -> tuple[EmployeeState, list[CaseChange]]:
+        fusion, changes = self.fusion.sweep(state.fusion, now, employee_id)
+        return (replace(state, fusion=fusion) if fusion is not state.fusion else state), changes
+
+    # Serialisation (versioned msgpack of plain values; never pickle) --------------------------
+    def encode_state(self, state: EmployeeState) -> bytes:
+        return msgspec.msgpack.encode(state)
+
+    def decode_state(self, data: bytes) -> EmployeeState:
+        raw = msgspec.msgpack.decode(data, type=_RawEmployeeState)
+        if raw.v != STATE_VERSION:
+            raise ValueError(f"employee state version {raw.v} is not supported (expected {STATE_VERSION})")
+        det: dict[str, Any] = {}
+        for detector_id, value in raw.det.items():
+            detector = self.by_id.get(detector_id)
+            if detector is not None and detector.State is not None:
+                det[detector_id] = msgspec.msgpack.decode(value, type=detector.State)
+        for detector in self.detectors:  # detectors enabled since the state was written start fresh
+            if detector.State is not None and detector.id not in det:
+                det[detector.id] = detector.initial_state()
+        return EmployeeState(v=raw.v, last=raw.last, seen=raw.seen, det=det, fusion=raw.fusion)
+
+    def encode_key_state(self, state: Any) -> bytes:
+        return msgspec.msgpack.encode(state)
+
+    def decode_key_state(self, detector_id: str, data: bytes) -> Any:
+        return msgspec.msgpack.decode(data, type=self.by_id[detector_id].KeyState)
+
+
+class _RawEmployeeState(msgspec.Struct, array_like=True):
+    v: int
+    last: float
+    seen: list[int]
+    det: dict[str, msgspec.Raw]
+    fusion: FusionState

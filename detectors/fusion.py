@@ -1,0 +1,166 @@
+"""Risk fusion and the case lifecycle: decaying signals combine into a 0–100 risk per employee.
+
+Each detector contributes its strongest current signal, weight × score, halved every
+`half_life` of event time. Contributions combine like independent pieces of evidence
+(noisy-OR): risk = 100 × (1 − Π(1 − cᵢ)). One weak tell stays low; several together
+cross the threshold. A case opens when risk reaches `create_threshold`, is updated only
+when its band changes or a new detector contributes, and closes when risk decays below
+`close_threshold` or no evidence arrives for `case_ttl`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Literal
+
+import msgspec
+from msgspec.structs import replace
+
+from .base import Signal
+
+MAX_CASE_EVENT_IDS: Final = 8
+MIN_CONTRIBUTION: Final = 0.005  # below this a decayed signal is forgotten (keeps state small)
+
+# Bands above the create threshold; a case is updated when its band changes.
+BAND_EDGES: Final = (75.0, 90.0)  # medium < 75 ≤ high < 90 ≤ critical
+
+
+class Active(msgspec.Struct, frozen=True, array_like=True):
+    """A detector's strongest current signal for one employee (plain values only)."""
+
+    weight: float
+    score: float
+    time: float
+    summary: str
+    data: dict
+    event_ids: tuple[str, ...] = ()
+    group: str | None = None
+
+
+class Case(msgspec.Struct, frozen=True, array_like=True):
+    number: int = 0  # cases opened so far for this employee; the open case's uid derives from it
+    open: bool = False
+    band: int = 0
+    detectors: tuple[str, ...] = ()
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    event_ids: tuple[str, ...] = ()
+    group: str | None = None
+
+
+class FusionState(msgspec.Struct, frozen=True, array_like=True):
+    active: dict[str, Active] = {}
+    case: Case = Case()
+
+
+class CaseChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What the finding builder needs to write one OCSF Detection Finding."""
+
+    activity: Literal["create", "update", "close"]
+    employee_id: str
+    case: Case
+    risk: float
+    time: float  # event time of the newest evidence (epoch seconds)
+    evidence: dict[str, Active]  # detector id → its contributing signal
+    reason: str  # why this record was emitted (band change, new detector, decayed, ttl)
+
+
+class Fusion:
+    """Pure risk fusion with the thresholds and weights of one configuration."""
+
+    def __init__(self, *, half_life_s: float, create_threshold: float, close_threshold: float,
+                 case_ttl_s: float, weights: dict[str, float], shadow: frozenset[str] = frozenset()) -> None:
+        if close_threshold > create_threshold:
+            raise ValueError("fusion.close_threshold must not exceed fusion.create_threshold")
+        self.half_life_s = half_life_s
+        self.create_threshold = create_threshold
+        self.close_threshold = close_threshold
+        self.case_ttl_s = case_ttl_s
+        self.weights = weights
+        self.shadow = shadow
+
+    def decayed(self, active: Active, now: float) -> float:
+        age = max(0.0, now - active.time)
+        return active.weight * active.score * math.pow(0.5, age / self.half_life_s)
+
+    def risk(self, state: FusionState, now: float) -> float:
+        survival = 1.0
+        for active in state.active.values():
+            survival *= 1.0 - min(0.999, self.decayed(active, now))
+        return round(100.0 * (1.0 - survival), 3)
+
+    def band(self, risk: float) -> int:
+        if risk < self.create_threshold:
+            return 0
+        return 1 + sum(risk >= edge for edge in BAND_EDGES)
+
+    def add(self, state: FusionState, signals: list[Signal], employee_id: str) -> tuple[FusionState, list[CaseChange]]:
+        """Fold signals (all for `employee_id`) into the state; return the case records to emit."""
+        if not signals:
+            return state, []
+        active = dict(state.active)
+        # Evaluate at the newest event time seen, so a late signal cannot move the clock back.
+        now = max(max(s.time for s in signals), state.case.last_seen)
+        for signal in signals:
+            if signal.detector in self.shadow:
+                continue
+            weight = self.weights.get(signal.detector, 0.0)
+            candidate = Active(weight, signal.score, signal.time, signal.summary, signal.data,
+                               signal.event_ids, signal.group)
+            current = active.get(signal.detector)
+            if current is None or self.decayed(candidate, now) > self.decayed(current, now) + 1e-9:
+                active[signal.detector] = candidate
+        state = replace(state, active=self._prune(active, now))
+        return self._transition(state, employee_id, now, signals)
+
+    def sweep(self, state: FusionState, now: float, employee_id: str) -> tuple[FusionState, list[CaseChange]]:
+        """Re-evaluate an open case at event time `now` (decay and TTL); used as time advances."""
+        if not state.case.open:
+            return state, []
+        return self._transition(replace(state, active=self._prune(dict(state.active), now)), employee_id, now, [])
+
+    def _prune(self, active: dict[str, Active], now: float) -> dict[str, Active]:
+        return {d: a for d, a in sorted(active.items()) if self.decayed(a, now) >= MIN_CONTRIBUTION}
+
+    def _transition(self, state: FusionState, employee_id: str, now: float,
+                    signals: list[Signal]) -> tuple[FusionState, list[CaseChange]]:
+        case = state.case
+        risk = self.risk(state, now)
+        band = self.band(risk)
+        contributing = tuple(sorted(d for d, a in state.active.items() if self.decayed(a, now) >= 0.01))
+        new_ids = tuple(i for s in signals if s.detector not in self.shadow for i in s.event_ids)
+        group = next((s.group for s in signals if s.group), None) or case.group
+        if not case.open:
+            if band == 0:
+                return state, []
+            case = Case(number=case.number + 1, open=True, band=band, detectors=contributing,
+                        first_seen=min(a.time for a in state.active.values()), last_seen=now,
+                        event_ids=_bounded(new_ids), group=group)
+            return self._emit(state, case, "create", employee_id, risk, now, "risk reached the create threshold")
+        ttl_expired = now - case.last_seen > self.case_ttl_s and not signals
+        if risk < self.close_threshold or ttl_expired:
+            case = replace(case, open=False, band=0)
+            reason = "no new evidence within the case TTL" if ttl_expired and risk >= self.close_threshold \
+                else "risk decayed below the close threshold"
+            return self._emit(state, case, "close", employee_id, risk, now, reason)
+        newcomers = tuple(d for d in contributing if d not in case.detectors)
+        merged = tuple(sorted(set(case.detectors) | set(contributing)))
+        updated = replace(case, detectors=merged, band=max(band, 1),
+                          last_seen=max(case.last_seen, now) if signals else case.last_seen,
+                          event_ids=_bounded(case.event_ids + new_ids), group=group)
+        if newcomers or (band != case.band and band > 0):
+            reason = f"new detector {', '.join(newcomers)}" if newcomers else f"risk band {case.band} → {band}"
+            return self._emit(state, updated, "update", employee_id, risk, now, reason)
+        return replace(state, case=updated), []
+
+    def _emit(self, state: FusionState, case: Case, activity, employee_id: str, risk: float, now: float,
+              reason: str) -> tuple[FusionState, list[CaseChange]]:
+        state = replace(state, case=case)
+        evidence = {d: a for d, a in state.active.items() if self.decayed(a, now) >= 0.01}
+        return state, [CaseChange(activity=activity, employee_id=employee_id, case=case, risk=risk,
+                                  time=now, evidence=evidence, reason=reason)]
+
+
+def _bounded(ids: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[str, None] = dict.fromkeys(ids)
+    return tuple(seen)[-MAX_CASE_EVENT_IDS:]
