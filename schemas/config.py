@@ -80,18 +80,25 @@ class NetworksConfig(_Section):
     vpn_egress: list[str] = msgspec.field(default_factory=list)  # CIDRs of the organisation's own VPN egress
 
     def __post_init__(self) -> None:
-        for name, cidrs in (("office", self.office), ("vpn_egress", self.vpn_egress)):
-            for i, cidr in enumerate(cidrs):
-                try:
-                    ipaddress.ip_network(cidr, strict=False)
-                except ValueError:
-                    raise ValueError(f"{name}[{i}] {cidr!r} is not a CIDR network") from None
+        _check_cidrs("office", self.office)
+        _check_cidrs("vpn_egress", self.vpn_egress)
 
 
 class AllowlistsConfig(_Section):
     remote_tools: list[str] = msgspec.field(default_factory=list)  # approved for everyone (canonical ids or aliases)
     employees: list[str] = msgspec.field(default_factory=list)     # never raise findings for these ids
     ips: list[str] = msgspec.field(default_factory=list)           # CIDRs never treated as suspicious
+
+    def __post_init__(self) -> None:
+        _check_cidrs("ips", self.ips)
+
+
+def _check_cidrs(name: str, cidrs: list[str]) -> None:
+    for i, cidr in enumerate(cidrs):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}[{i}] {cidr!r} is not a CIDR network") from None
 
 
 class DetectorConfig(_Section):

@@ -50,7 +50,7 @@ class Decoder:
 
     def decode(self, data: bytes) -> Event | Rejection:
         if len(data) > self.max_event_bytes:
-            return Rejection("too_large", "", f"message is {len(data)} bytes; the limit is {self.max_event_bytes}")
+            return too_large(len(data), self.max_event_bytes)
         # msgspec skips the bytes of unknown fields unchecked, so UTF-8 is checked here, once
         # (and only for the rare message that is not plain ASCII).
         if not data.isascii() and (bad := _not_utf8(data)) is not None:
@@ -96,6 +96,11 @@ class Decoder:
             document = {**document, "event_type": event_type}
         error = _schema_error(event_type, document)
         return error if error is not None else _from_msgspec(fast_reason)
+
+
+def too_large(size: int, limit: int) -> Rejection:
+    """The rejection for a `size`-byte message over `limit`; readers that skip such a line unread use it too."""
+    return Rejection("too_large", "", f"message is {size} bytes; the limit is {limit}")
 
 
 def derive_event_id(event: Event) -> str:

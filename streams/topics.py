@@ -43,15 +43,16 @@ def topic_specs(config: Config) -> list[TopicSpec]:
     ]
 
 
-def create_topics(config: Config, *, timeout_s: float = 15.0) -> dict[str, str]:
+def create_topics(config: Config, *, timeout_s: float = 15.0, bootstrap_timeout_s: float = 5.0) -> dict[str, str]:
     """Create missing topics; return name → "created" | "exists". Raise TopicError on a mismatch."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, NoBrokersAvailable
+    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
     specs = topic_specs(config)
     try:
-        admin = KafkaAdminClient(**kafka_python_kwargs(config.kafka), request_timeout_ms=int(timeout_s * 1000))
-    except NoBrokersAvailable:
+        admin = KafkaAdminClient(**kafka_python_kwargs(config.kafka), request_timeout_ms=int(timeout_s * 1000),
+                                 bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000))
+    except (KafkaTimeoutError, KafkaConnectionError):
         raise TopicError(f"cannot reach Kafka at {config.kafka.bootstrap_servers} (no broker answered)") from None
     try:
         existing = set(admin.list_topics())
@@ -60,8 +61,8 @@ def create_topics(config: Config, *, timeout_s: float = 15.0) -> dict[str, str]:
         if missing:
             new = [NewTopic(s.name, s.partitions, config.topics.replication_factor, topic_configs=s.configs)
                    for s in missing]
-            admin.create_topics(new, timeout_ms=int(timeout_s * 1000), raise_errors=False)
-        present = {d["topic"]: d for d in admin.describe_topics([s.name for s in specs])}
+            admin.create_topics(new, timeout_ms=int(timeout_s * 1000), raise_errors=False, wait_for_metadata=True)
+        present = {d["name"]: d for d in admin.describe_topics([s.name for s in specs])}
         for spec in specs:
             described = present.get(spec.name)
             if described is None or described.get("error_code", 0) != 0:
