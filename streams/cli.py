@@ -13,6 +13,7 @@ from typing import Final
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS: Final = (
+    "telltales.streams.replay",
     "telltales.streams.schema_check",
     "telltales.streams.topics",
 )

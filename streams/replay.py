@@ -1,0 +1,244 @@
+"""`telltales replay`: embedded mode, no broker — JSONL events in, OCSF findings out, through the worker's core.
+
+A loop over files that calls the same `Engine` the Kafka worker calls, with plain dicts
+where the worker has tables and topics. Same input and config give the same bytes:
+everything runs on event time, in input order. Rejected lines go to `--dlq` as DLQ
+envelopes whose `time` is the replay's event-time clock (the newest event time read so
+far), so the DLQ file is deterministic too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from telltales.detectors.base import KeyObservation, Signal
+from telltales.detectors.engine import Engine, EmployeeState
+from telltales.detectors.fusion import CaseChange
+from telltales.detectors.ocsf import FindingBuilder, encode_finding
+from telltales.detectors import registry
+from telltales.schemas import dlq
+from telltales.schemas.config import Config, ConfigError, load
+from telltales.schemas.decoder import Decoder
+from telltales.schemas.events import Employee
+from telltales.schemas.rejections import Rejection
+
+SWEEP_EVERY_S = 3600.0  # re-evaluate open cases (decay, TTL) each hour of event time
+
+
+@dataclass
+class Counters:
+    lines: int = 0
+    events: Counter = field(default_factory=Counter)      # event type → accepted
+    rejected: Counter = field(default_factory=Counter)    # rejection code → count
+    duplicates: int = 0
+    signals: Counter = field(default_factory=Counter)     # detector → signals raised
+    findings: Counter = field(default_factory=Counter)    # activity → records
+    detector_errors: Counter = field(default_factory=Counter)  # detector → errors
+
+
+class Pipeline:
+    """The in-process wiring of the core: per-employee state, per-key state, the directory, fusion."""
+
+    def __init__(self, config: Config, *, emit: Callable[[dict[str, Any]], None],
+                 engine: Engine | None = None) -> None:
+        self.engine = engine or Engine(config)
+        self.builder = FindingBuilder(registry.discover(), self.engine.fusion, product_version=_version(),
+                                      location_decimals=config.fusion.location_decimals)
+        self.emit = emit
+        self.employees: dict[str, Employee] = {}
+        self.states: dict[str, EmployeeState] = {}
+        self.key_states: dict[tuple[str, str, str], Any] = {}
+        self.open_cases: set[str] = set()
+        self.counters = Counters()
+        self.clock = 0.0  # newest event time seen (epoch s)
+        self._next_sweep = 0.0
+
+    def directory(self, record: Employee) -> None:
+        self.employees[record.employee_id] = record
+        self.counters.events["employee"] += 1
+
+    def telemetry(self, event) -> None:
+        employee_id = event.employee_id
+        step = self.engine.observe(event, self.states.get(employee_id), self.employees.get(employee_id))
+        if step.duplicate:
+            self.counters.duplicates += 1
+            return
+        self.counters.events[event.__struct_config__.tag] += 1
+        for error in step.errors:
+            self.counters.detector_errors[error.detector] += 1
+        self.states[employee_id] = step.state
+        signals_by_employee: dict[str, list[Signal]] = defaultdict(list)
+        for signal in step.signals:
+            signals_by_employee[signal.employee_id].append(signal)
+        for observation in step.observations:
+            for signal in self._correlate(observation):
+                signals_by_employee[signal.employee_id].append(signal)
+        for target, signals in signals_by_employee.items():
+            self._fuse(target, signals)
+        when = event.ts.timestamp()
+        if when > self.clock:
+            self.clock = when
+            if when >= self._next_sweep:
+                self.sweep(when)
+                self._next_sweep = when + SWEEP_EVERY_S
+
+    def _correlate(self, observation: KeyObservation) -> list[Signal]:
+        key = (observation.detector, observation.kind, observation.value)
+        state, signals, errors = self.engine.correlate(observation, self.key_states.get(key))
+        self.key_states[key] = state
+        for error in errors:
+            self.counters.detector_errors[error.detector] += 1
+        return signals
+
+    def _fuse(self, employee_id: str, signals: list[Signal]) -> None:
+        for signal in signals:
+            self.counters.signals[signal.detector] += 1
+        state = self.states.get(employee_id) or self.engine.new_state()
+        state, changes = self.engine.fuse(state, signals, employee_id)
+        self.states[employee_id] = state
+        self._publish(changes)
+
+    def sweep(self, now: float) -> None:
+        """Let open cases decay or expire at event time `now`."""
+        for employee_id in sorted(self.open_cases):
+            state, changes = self.engine.sweep(self.states[employee_id], now, employee_id)
+            self.states[employee_id] = state
+            self._publish(changes)
+
+    def _publish(self, changes: list[CaseChange]) -> None:
+        for change in changes:
+            if change.case.open:
+                self.open_cases.add(change.employee_id)
+            else:
+                self.open_cases.discard(change.employee_id)
+            self.counters.findings[change.activity] += 1
+            self.emit(self.builder.build(change))
+
+
+def read_lines(paths: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
+    """(file name, 1-based line number, raw line without the newline) for every non-blank line."""
+    for path in paths:
+        stream: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        try:
+            for number, line in enumerate(stream, 1):
+                line = line.rstrip(b"\r\n")
+                if line.strip():
+                    yield ("<stdin>" if path == "-" else path), number, line
+        finally:
+            if path != "-":
+                stream.close()
+
+
+def replay(paths: list[str], config: Config, alerts: IO[bytes], dlq_out: IO[bytes] | None,
+           progress: IO[str] | None = None, engine: Engine | None = None) -> Counters:
+    """Run every line of `paths` through the core; write findings and rejects; return the counters."""
+    def emit(finding: dict[str, Any]) -> None:
+        alerts.write(encode_finding(finding) + b"\n")
+
+    pipeline = Pipeline(config, emit=emit, engine=engine)
+    decoder = Decoder(max_event_bytes=config.decode.max_event_bytes)
+    started = time.perf_counter()
+    next_report = started + 5.0
+    for name, number, line in read_lines(paths):
+        pipeline.counters.lines += 1
+        event = decoder.decode(line)
+        if isinstance(event, Rejection):
+            pipeline.counters.rejected[event.code] += 1
+            if dlq_out is not None:
+                envelope = dlq.envelope(line, event, dlq.FileSource(file=name, line=number),
+                                        time=_rfc3339(pipeline.clock),
+                                        max_original_bytes=config.dlq.max_original_bytes)
+                dlq_out.write(dlq.encode(envelope) + b"\n")
+        elif isinstance(event, Employee):
+            pipeline.directory(event)
+        else:
+            pipeline.telemetry(event)
+        if progress is not None and pipeline.counters.lines % 10_000 == 0 and time.perf_counter() > next_report:
+            next_report = time.perf_counter() + 5.0
+            print(f"replay: {pipeline.counters.lines} lines, {sum(pipeline.counters.findings.values())} findings",
+                  file=progress, flush=True)
+    pipeline.sweep(pipeline.clock)
+    return pipeline.counters
+
+
+def summary(counters: Counters, elapsed: float) -> str:
+    accepted = sum(counters.events.values())
+    rate = counters.lines / elapsed if elapsed > 0 else 0.0
+    parts = [f"replay: {counters.lines} lines in {elapsed:.1f} s ({rate:,.0f} lines/s); "
+             f"{accepted} accepted, {sum(counters.rejected.values())} rejected, {counters.duplicates} duplicates"]
+    if counters.rejected:
+        parts.append("  rejected: " + ", ".join(f"{c} {n}" for c, n in sorted(counters.rejected.items())))
+    parts.append("  findings: " + (", ".join(f"{a} {n}" for a, n in sorted(counters.findings.items())) or "none"))
+    if counters.signals:
+        parts.append("  signals: " + ", ".join(f"{d} {n}" for d, n in sorted(counters.signals.items())))
+    if counters.detector_errors:
+        parts.append("  detector errors: " + ", ".join(f"{d} {n}" for d, n in sorted(counters.detector_errors.items())))
+    return "\n".join(parts)
+
+
+def _rfc3339(epoch_s: float) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("telltales")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "replay", help="run JSONL events through the detectors without a broker (backtests)",
+        description="Embedded mode: the worker's core over JSONL files (- = stdin). Findings (OCSF JSONL) go to "
+                    "--alerts (default stdout), rejects to --dlq; summary and progress on stderr. Same input and "
+                    "config give the same bytes. Exit 0 unless a fatal error; --strict exits 1 if anything was "
+                    "rejected.")
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--config", help="organisation config TOML (default: built-in defaults)")
+    parser.add_argument("--alerts", default="-", help="findings output file (default: stdout)")
+    parser.add_argument("--dlq", help="write rejected lines as DLQ envelopes (JSONL) to this file")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any line was rejected")
+    parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config)
+        engine = Engine(config)  # fails fast on bad detector settings, before reading any input
+    except (ConfigError, ValueError) as exc:
+        print(f"telltales replay: {exc}", file=sys.stderr)
+        return 2
+    for path in args.files:
+        if path != "-" and not Path(path).is_file():
+            print(f"telltales replay: cannot read {path}: no such file", file=sys.stderr)
+            return 2
+    alerts = sys.stdout.buffer if args.alerts == "-" else open(args.alerts, "wb")  # noqa: SIM115
+    dlq_out = open(args.dlq, "wb") if args.dlq else None  # noqa: SIM115
+    started = time.perf_counter()
+    try:
+        counters = replay(args.files, config, alerts, dlq_out, progress=None if args.quiet else sys.stderr,
+                          engine=engine)
+    except OSError as exc:
+        print(f"telltales replay: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        alerts.flush()
+        if alerts is not sys.stdout.buffer:
+            alerts.close()
+        if dlq_out is not None:
+            dlq_out.close()
+    if not args.quiet:
+        print(summary(counters, time.perf_counter() - started), file=sys.stderr)
+    return 1 if args.strict and counters.rejected else 0

@@ -1,0 +1,98 @@
+"""`telltales replay`: deterministic bytes, rejects to the DLQ with reasons, duplicates change nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import msgspec
+import pytest
+
+from builders import CHICAGO, SEOUL, at, geo
+from telltales.streams.cli import main
+
+
+def line(event_type: str, employee_id: str = "e1", hours: float | None = None, **fields) -> bytes:
+    record = {"event_type": event_type, "employee_id": employee_id, **fields}
+    if hours is not None:
+        record["ts"] = at(hours)
+    return msgspec.json.encode(record)
+
+
+def scenario() -> list[bytes]:
+    """An employee at home in Chicago whose laptop grows a PiKVM and then logs in from Seoul."""
+    home = {k: CHICAGO[k] for k in ("city", "country", "lat", "lon")}
+    return [
+        line("employee", home=home, timezone="America/Chicago"),
+        line("vpn_login", hours=0, src_ip="203.0.113.9", geo=geo(CHICAGO)),
+        line("device_snapshot", hours=1, usb_devices=[{"vendor_id": "1D6B", "product_id": "0104", "product": "PiKVM"}]),
+        line("vpn_login", hours=2, src_ip="203.0.113.77", geo=geo(SEOUL)),
+    ]
+
+
+def write(tmp_path, name: str, lines: list[bytes]):
+    path = tmp_path / name
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return str(path)
+
+
+def run(capsys, *args: str) -> tuple[int, bytes, str]:
+    code = main(["replay", "--quiet", *args])
+    captured = capsys.readouterr()
+    return code, captured.out.encode(), captured.err
+
+
+def test_same_input_gives_the_same_bytes_and_a_finding(tmp_path, capsys):
+    events = write(tmp_path, "events.jsonl", scenario())
+    first = tmp_path / "a.jsonl"
+    second = tmp_path / "b.jsonl"
+    assert main(["replay", "--quiet", events, "--alerts", str(first)]) == 0
+    assert main(["replay", "--quiet", events, "--alerts", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    findings = [json.loads(x) for x in first.read_bytes().splitlines()]
+    assert [f["activity_id"] for f in findings] == [1]
+    assert findings[0]["actor"]["user"]["uid"] == "e1"
+    assert {e["data"]["detector"] for e in findings[0]["evidences"]} >= {"ip_kvm", "impossible_travel"}
+
+
+def test_rejects_go_to_the_dlq_with_reasons_and_valid_lines_still_count(tmp_path, capsys):
+    bad = [b"not json", line("vpn_login", hours=3, src_ip="300.1.1.1"), b"\xff\xfe"]
+    events = write(tmp_path, "events.jsonl", scenario() + bad)
+    dlq_path = tmp_path / "dlq.jsonl"
+    code, out, _ = run(capsys, events, "--dlq", str(dlq_path))
+    assert code == 0
+    envelopes = [json.loads(x) for x in dlq_path.read_bytes().splitlines()]
+    assert [(e["code"], e["source"]["line"]) for e in envelopes] == [("bad_json", 5), ("bad_format", 6), ("not_utf8", 7)]
+    assert envelopes[1]["path"] == "src_ip" and envelopes[1]["time"] == "2026-03-02T11:00:00Z"
+    clean_code, clean_out, _ = run(capsys, write(tmp_path, "clean.jsonl", scenario()))
+    assert out == clean_out, "bad lines must not change what the valid ones produce"
+    assert main(["replay", "--quiet", "--strict", events, "--alerts", str(tmp_path / "x")]) == 1
+
+
+def test_replaying_every_line_twice_changes_nothing(tmp_path, capsys):
+    once = run(capsys, write(tmp_path, "once.jsonl", scenario()))[1]
+    twice = run(capsys, write(tmp_path, "twice.jsonl", [x for e in scenario() for x in (e, e)]))[1]
+    assert once == twice
+
+
+def test_reads_stdin_and_reports_a_summary(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"\n".join(scenario()))))
+    code = main(["replay", "-"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "4 lines" in err and "4 accepted, 0 rejected" in err and "findings: create 1" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.jsonl"], "cannot read missing.jsonl: no such file"),
+])
+def test_fatal_errors_exit_2_with_a_message(tmp_path, capsys, args, message):
+    assert main(["replay", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_config_is_fatal_and_names_the_key(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text("[fusion]\nhalf_life_hours = -1\n")
+    assert main(["replay", "--config", str(config), write(tmp_path, "e.jsonl", scenario())]) == 2
+    assert "bad value for `fusion.half_life_hours`" in capsys.readouterr().err
