@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from typing import Any, Final, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 import orjson
 
@@ -281,7 +282,7 @@ class FindingBuilder:
 
     def _title(self, employee_id: str, detectors: list[str]) -> str:
         if not detectors:
-            return f"{employee_id}: no current evidence"
+            return f"{employee_id}: case closed, no current evidence"
         more = len(detectors) - 1
         return f"{employee_id}: {self._meta(detectors[0])['title']}" + (f" (+{more} more)" if more else "")
 
@@ -304,19 +305,19 @@ class FindingBuilder:
         return {"uid": detector, "name": self._meta(detector)["title"], "type_id": type_id, "type": type_name}
 
     def _attacks(self, detectors: list[str]) -> list[dict[str, Any]]:
-        ids = sorted({t for d in detectors for t in self._meta(d)["attacks"]})
+        """One ATT&CK object per (technique, tactic), as OCSF 1.1+ asks (`tactics` is deprecated)."""
         attacks = []
-        for technique_id in ids:
+        for technique_id in sorted({t for d in detectors for t in self._meta(d)["attacks"]}):
             parent_id = technique_id.split(".")[0]
-            entry: dict[str, Any] = {"version": ATTACK_VERSION}
-            if technique_id != parent_id:
-                entry["sub_technique"] = _named(technique_id, TECHNIQUES.get(technique_id))
-            entry["technique"] = _named(parent_id, TECHNIQUES.get(parent_id))
             tactics = (TECHNIQUES.get(technique_id) or TECHNIQUES.get(parent_id) or ("", ()))[1]
-            if not tactics:
+            for tactic in tactics or (None,):
+                entry: dict[str, Any] = {"version": ATTACK_VERSION,
+                                         "technique": _named(parent_id, TECHNIQUES.get(parent_id))}
+                if technique_id != parent_id:
+                    entry["sub_technique"] = _named(technique_id, TECHNIQUES.get(technique_id))
+                if tactic is not None:
+                    entry["tactic"] = {"uid": tactic, "name": TACTICS[tactic]}
                 attacks.append(entry)
-            for tactic in tactics:
-                attacks.append({**entry, "tactic": {"uid": tactic, "name": TACTICS[tactic]}})
         return attacks
 
     def _event_ids(self, change: CaseChange, ranked: list[tuple[str, Active, float]]) -> list[str]:
@@ -326,16 +327,15 @@ class FindingBuilder:
         return list(ids)
 
     def _observables(self, employee_id: str, group: str | None, evidences: list[dict]) -> list[dict[str, Any]]:
-        observables = [{"name": "actor.user.uid", "type_id": OBSERVABLE_USER_UID, "type": "User Object: uid",
-                        "value": employee_id}]
+        # No `type` label on these two: its caption differs between OCSF tool chains, and it is optional.
+        observables = [{"name": "actor.user.uid", "type_id": OBSERVABLE_USER_UID, "value": employee_id}]
         if group:
-            observables.append({"name": "actor.user.groups.uid", "type_id": OBSERVABLE_GROUP_UID,
-                                "type": "Group Object: uid", "value": group})
-        ips: dict[str, None] = {}
+            observables.append({"name": "actor.user.groups.uid", "type_id": OBSERVABLE_GROUP_UID, "value": group})
+        ips: dict[str, str] = {}
         for evidence in evidences:
             _collect_ips(evidence["data"]["observed"], ips)
-        observables += [{"name": "evidences.data.observed.ip", "type_id": OBSERVABLE_IP, "type": "IP Address",
-                         "value": ip} for ip in ips]
+        observables += [{"name": f"evidences.data.observed.{key}", "type_id": OBSERVABLE_IP, "type": "IP Address",
+                         "value": ip} for ip, key in ips.items()]
         return observables
 
 
@@ -352,6 +352,11 @@ def _is_coordinate(key: str) -> bool:
     return key in _COORDINATE_KEYS or key.rsplit("_", 1)[-1] in _COORDINATE_KEYS
 
 
+def _is_pair(key: str) -> bool:
+    key = key.lower()
+    return key in _PAIR_KEYS or key.rsplit("_", 1)[-1] in _PAIR_KEYS
+
+
 def _plain(value: Any, decimals: int | None, key: str = "") -> Any:
     """A fresh copy of JSON-like data (tuples become lists), with latitudes/longitudes rounded if asked.
 
@@ -361,9 +366,8 @@ def _plain(value: Any, decimals: int | None, key: str = "") -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v, decimals, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        pair = (decimals is not None and len(value) == 2 and key.lower().rsplit("_", 1)[-1] in _PAIR_KEYS | {"latlon"}
-                or key.lower() in _PAIR_KEYS)
-        if decimals is not None and (pair or _is_coordinate(key)) and all(_is_number(v) for v in value):
+        if (decimals is not None and all(_is_number(v) for v in value)
+                and (_is_coordinate(key) or (len(value) == 2 and _is_pair(key)))):
             return [round(float(v), decimals) for v in value]
         return [_plain(v, decimals, key) for v in value]
     if decimals is not None and _is_number(value) and _is_coordinate(key):
@@ -375,8 +379,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _collect_ips(value: Any, out: dict[str, None], key: str = "") -> None:
-    """Valid IP addresses under keys named ip / ips / *_ip / *_ips, in order of appearance."""
+def _collect_ips(value: Any, out: dict[str, str], key: str = "") -> None:
+    """Valid IP addresses (→ the key they were under) under keys ip / ips / *_ip / *_ips, in order of appearance."""
     if isinstance(value, Mapping):
         for k, v in value.items():
             _collect_ips(v, out, str(k))
@@ -385,6 +389,6 @@ def _collect_ips(value: Any, out: dict[str, None], key: str = "") -> None:
             _collect_ips(v, out, key)
     elif isinstance(value, str) and key.lower().rsplit("_", 1)[-1] in _IP_KEYS:
         try:
-            out[str(ipaddress.ip_address(value))] = None
+            out.setdefault(str(ipaddress.ip_address(value)), key)
         except ValueError:
             pass
