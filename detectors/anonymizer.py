@@ -1,20 +1,22 @@
 """Logins through an anonymizer: commercial VPN, proxy, Tor, relay or a hosting provider's address.
 
 DPRK IT workers reach their employers' systems from abroad, so they hide their real
-address: US and Canadian advisories describe VPNs, VPS and proxy services, and incident
-responders name one consumer VPN again and again — Astrill VPN, popular in China because
-it gets through the Great Firewall (Mandiant, UNC5267 report, Sept 2024; Red Canary 2025
-Threat Detection Report on "abnormal VPNs"). VPN use alone is weak evidence: many honest
-people run a consumer VPN on hotel Wi-Fi. So the weight is low-moderate, the score is
-moderate for a generic VPN/proxy/hosting address, higher for Tor, highest for Astrill,
-and grows when anonymized logins are repeated and make up a large share of the person's
-logins (sustained use, not one café).
+address: the State/Treasury/FBI advisory of 16 May 2022 describes VPNs, virtual private
+servers and third-country IP addresses, and incident responders name one consumer VPN
+again and again — Astrill VPN, popular in China because it gets through the Great
+Firewall (Mandiant's UNC5267 report, Sept 2024; Red Canary's 2025 Threat Detection
+Report on "abnormal VPNs"). VPN use alone is weak evidence: many honest people run a
+consumer VPN on hotel Wi-Fi. So the weight is low-moderate, the score is moderate for a
+generic VPN/proxy/hosting address, higher for Tor, highest for Astrill, and grows when
+anonymized logins are repeated and make up a large share of the person's logins
+(sustained use, not one café).
 
 A login counts as anonymized when the source says so (`anonymizer`, set by the log
 source or by enrichment from a configured hosting-ASN list) or when its ASN is a
 well-known cloud/hosting network or its ASN organisation names a VPN provider (the
-small lists below; extend them with `geoip.hosting_asns`-style enrichment rather than
-here). Logins from the organisation's own networks (office, VPN egress, allowlisted —
+small lists below; an organisation adds its own hosting ASNs through the enricher's
+`hosting_asns`, which sets `anonymizer` so every detector sees the same verdict).
+Logins from the organisation's own networks (office, VPN egress, allowlisted —
 configure corporate VDI/SASE egress there) are exempt: the organisation's VPN is
 expected. Relays (iCloud Private Relay, Cloudflare WARP) are privacy features of
 ordinary consumer devices and score lowest.
@@ -30,7 +32,6 @@ import re
 from typing import ClassVar, Final
 
 import msgspec
-from msgspec.structs import replace
 
 from telltales.schemas.events import VpnLogin
 
@@ -124,35 +125,6 @@ def _asn_anonymity(number: int, org: str | None) -> tuple[str, str] | None:
     return None
 
 
-class NetworkMemo:
-    """`Org.network_of` memoised per address: addresses repeat and parsing one costs ~3 µs.
-
-    Deterministic (a pure function of the org and the address), bounded (oldest entries
-    evicted first), and skipped entirely when the organisation configured no networks.
-    """
-
-    __slots__ = ("_org", "_active", "_memo", "_size")
-
-    def __init__(self, org: Org, size: int = 4096) -> None:
-        self._org = org
-        self._active = bool(org.office_networks or org.vpn_egress_networks or org.allowlisted_networks)
-        self._memo: dict[str, str | None] = {}
-        self._size = size
-
-    def __call__(self, ip: str | None) -> str | None:
-        if not self._active or ip is None:
-            return None
-        memo = self._memo
-        try:
-            return memo[ip]
-        except KeyError:
-            label = self._org.network_of(ip)
-            if len(memo) >= self._size:
-                del memo[next(iter(memo))]
-            memo[ip] = label
-            return label
-
-
 class State(msgspec.Struct, frozen=True, array_like=True):
     """Recent anonymized vs direct successful logins; both halved when their sum passes 64 (≤ 8 bytes)."""
 
@@ -186,11 +158,10 @@ class Anonymizer(Detector):
 
     def __init__(self, org: Org, params=None) -> None:
         super().__init__(org, params)
-        self._network = NetworkMemo(org)
         self._scores = {kind: float(self.p[f"{kind}_score"]) for kind in ("tor", "vpn", "proxy", "hosting", "relay")}
 
     def observe(self, event: VpnLogin, state: State, ctx: Context) -> tuple[State, list[Signal]]:
-        if event.outcome != "success" or self._network(event.src_ip) is not None:
+        if event.outcome != "success" or self.org.network_of(event.src_ip) is not None:
             return state, []
         found = anonymity(event)
         anonymized, direct = state.anonymized, state.direct

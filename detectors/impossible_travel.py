@@ -14,8 +14,8 @@ four times it (Seoul → Chicago in one hour is ~10,000 km/h: near-certain).
 
 Logins through an anonymizer (the event's `anonymizer` flag or a hosting/VPN ASN, as
 the anonymizer detector classifies them) are hops, not travel: their place is the exit
-server's. They never move the last known place, and a jump to or from one is reported
-as a VPN hop with a low score. Logins from the organisation's own networks (office NAT,
+server's. They never become the last known place, and a jump to one is reported as a
+VPN hop with a low score (the anonymizer detector scores the VPN use itself). Logins from the organisation's own networks (office NAT,
 VPN egress, allowlisted) say where the network egresses, not where the person is, and
 are skipped. Late events (older than the tolerance) never create travel: comparing out
 of order would invent journeys.
@@ -30,15 +30,15 @@ import msgspec
 
 from telltales.schemas.events import VpnLogin
 
-from .anonymizer import NetworkMemo, anonymity
+from .anonymizer import anonymity
 from .base import Context, Detector, Org, Signal
 from .geo import haversine_km
 
-MAX_PLACE: Final = 40
+MAX_PLACE: Final = 32  # characters; UTF-8 may take up to 4 bytes each
 
 
 class State(msgspec.Struct, frozen=True, array_like=True):
-    """The last located, direct, successful login (≤ 160 bytes: four floats, an IP, a short place name)."""
+    """The last located, direct, successful login: four floats, an IP, a short place name (≤ 224 bytes)."""
 
     time: float = 0.0
     lat: float = 0.0
@@ -60,7 +60,7 @@ class ImpossibleTravel(Detector):
     status = "stable"
     event_types = ("vpn_login",)
     State = State
-    max_state_bytes = 160
+    max_state_bytes = 224  # typical: ~60 bytes (IPv4, "Chicago, US")
     params: ClassVar = {
         "max_kmh": 900.0,            # faster than an airliner, door to door
         "min_km": 500.0,             # distance certainly covered (after accuracy radii) below which nothing fires
@@ -72,7 +72,6 @@ class ImpossibleTravel(Detector):
 
     def __init__(self, org: Org, params=None) -> None:
         super().__init__(org, params)
-        self._network = NetworkMemo(org)
         self._max_kmh = float(self.p["max_kmh"])
         self._min_km = float(self.p["min_km"])
         self._default_acc = float(self.p["default_accuracy_km"])
@@ -81,7 +80,7 @@ class ImpossibleTravel(Detector):
 
     def observe(self, event: VpnLogin, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         geo = event.geo
-        if event.outcome != "success" or geo is None or geo.lat is None or self._network(event.src_ip) is not None:
+        if event.outcome != "success" or geo is None or geo.lat is None or self.org.network_of(event.src_ip) is not None:
             return state, []
         when = event.ts.timestamp()
         accuracy = geo.accuracy_km if geo.accuracy_km is not None else self._default_acc
@@ -119,7 +118,7 @@ class ImpossibleTravel(Detector):
                     from_lon=round(last.lon, 2), to_ip=event.src_ip, to_place=here, to_lat=round(geo.lat, 2),
                     to_lon=round(geo.lon, 2), km=round(km), km_beyond_accuracy=round(covered),
                     hours=round(hours, 2), kmh=round(kmh), max_kmh=self._max_kmh)
-        move = f"{there} ({last.ip}) to {here} ({event.src_ip}): {round(covered):,} km in {hours:.1f} h"
+        move = f"{there} ({last.ip}) to {here} ({event.src_ip}): at least {round(covered):,} km in {hours:.1f} h"
         if hop is not None:
             kind, provider = hop
             via = f"{kind} {provider}".strip()

@@ -67,6 +67,8 @@ class TopicsConfig(_Section):
 class GeoipConfig(_Section):
     city_db: str | None = None  # path to a GeoIP2/GeoLite2 City MMDB; None: the bundled GeoLite2 (2018) if installed
     asn_db: str | None = None   # path to an ASN MMDB; None: no ASN enrichment beyond what events carry
+    hosting_asns: list[Annotated[int, Meta(ge=0, le=4_294_967_295)]] = msgspec.field(default_factory=list)
+    # ASNs of hosting/VPN providers: a login from one is marked anonymizer type "hosting"
 
 
 class VantagePoint(_Section):

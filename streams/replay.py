@@ -30,6 +30,8 @@ from telltales.schemas.decoder import Decoder
 from telltales.schemas.events import Employee
 from telltales.schemas.rejections import Rejection
 
+from .geoip import build_engine
+
 SWEEP_EVERY_S = 3600.0  # re-evaluate open cases (decay, TTL) each hour of event time
 
 
@@ -49,7 +51,7 @@ class Pipeline:
 
     def __init__(self, config: Config, *, emit: Callable[[dict[str, Any]], None],
                  engine: Engine | None = None) -> None:
-        self.engine = engine or Engine(config)
+        self.engine = engine or build_engine(config)
         self.builder = FindingBuilder(registry.discover(), self.engine.fusion, product_version=_version(),
                                       location_decimals=config.fusion.location_decimals)
         self.emit = emit
@@ -216,7 +218,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         config = load(args.config)
-        engine = Engine(config)  # fails fast on bad detector settings, before reading any input
+        engine = build_engine(config)  # fails fast on bad settings or databases, before reading any input
     except (ConfigError, ValueError) as exc:
         print(f"telltales replay: {exc}", file=sys.stderr)
         return 2

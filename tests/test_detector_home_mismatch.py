@@ -1,0 +1,117 @@
+"""home_mismatch: sustained logins far from the claimed home fire; one trip, org networks and VPNs do not."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import msgspec
+import pytest
+
+from builders import CHICAGO, LONDON, SHENYANG, geo, home_employee, vpn
+from telltales.detectors.base import Context, Org
+from telltales.detectors.home_mismatch import HomeMismatch
+
+ORG = Org(office_networks=(ipaddress.ip_network("198.51.100.0/24"),),
+          vpn_egress_networks=(ipaddress.ip_network("192.0.2.0/24"),))
+TORONTO = {"city": "Toronto", "country": "CA", "lat": 43.65, "lon": -79.38}
+PHOENIX = {"city": "Phoenix", "country": "US", "lat": 33.45, "lon": -112.07}
+DETROIT = {"city": "Detroit", "country": "US", "lat": 42.33, "lon": -83.05}
+WINDSOR = {"city": "Windsor", "country": "CA", "lat": 42.31, "lon": -83.04}
+CHICAGO_HOME = home_employee("e1", CHICAGO)
+
+
+def feed(events, employee=CHICAGO_HOME, detector=None, state=None):
+    detector = detector or HomeMismatch(ORG)
+    state = state if state is not None else detector.initial_state()
+    signals = []
+    for event in events:
+        state, raised = detector.observe(event, state, Context(org=ORG, employee=employee))
+        signals.extend(raised)
+    return state, signals
+
+
+def daily(place, days, start_day=0, per_day=2, ip="203.0.113.10", **fields):
+    """`per_day` logins a day from `place`, for `days` days."""
+    return [vpn("e1", 24 * (start_day + d) + 2 * i, ip, geo=geo(place), **fields)
+            for d in range(days) for i in range(per_day)]
+
+
+def test_working_from_china_with_a_chicago_home_fires_once_sustained():
+    _, early = feed(daily(SHENYANG, 2))
+    assert early == []  # two days could be a trip
+    _, signals = feed(daily(SHENYANG, 4))
+    assert signals and signals[-1].data["high_risk"] is True and signals[-1].data["countries"] == ["CN"]
+    assert signals[-1].data["far_days"] == 4 and signals[-1].data["km"] > 10_000
+    assert "Shenyang" in signals[-1].summary and "high-risk" in signals[-1].summary
+
+
+def test_score_grows_with_far_days_and_with_country_risk():
+    _, china = feed(daily(SHENYANG, 7))
+    _, canada = feed(daily(TORONTO, 7))
+    _, arizona = feed(daily(PHOENIX, 7))
+    assert china[0].score < china[-1].score == pytest.approx(1.0)
+    assert china[-1].score > canada[-1].score > arizona[-1].score > 0
+
+
+def test_a_business_trip_does_not_fire():
+    _, signals = feed(daily(CHICAGO, 10) + daily(LONDON, 4, start_day=10))
+    assert signals == []
+
+
+@pytest.mark.parametrize("ip", ["192.0.2.8", "198.51.100.7"], ids=["corporate-vpn", "office-nat"])
+def test_organisation_networks_are_not_counted(ip):
+    state, signals = feed(daily(SHENYANG, 7, ip=ip))
+    assert signals == [] and state.days == []
+
+
+def test_anonymized_logins_are_not_counted():
+    _, signals = feed(daily(SHENYANG, 7, anonymizer={"type": "vpn", "provider": "Astrill"}))
+    assert signals == []
+
+
+def test_a_cross_border_commute_is_not_far():
+    _, signals = feed(daily(WINDSOR, 7), employee=home_employee("e1", DETROIT, tz="America/Detroit"))
+    assert signals == []
+
+
+def test_country_alone_decides_without_coordinates():
+    _, signals = feed([vpn("e1", 24 * d, geo={"country": "RU"}) for d in range(5)])
+    assert signals and signals[-1].data["countries"] == ["RU"] and signals[-1].data["km"] is None
+
+
+def test_coarse_country_level_location_is_not_far():
+    us_centroid = {"country": "US", "lat": 37.75, "lon": -97.82}  # 1,000 km radius: "somewhere in the US"
+    _, signals = feed([vpn("e1", 24 * d, geo=geo(us_centroid, 1000)) for d in range(7)])
+    assert signals == []
+
+
+def test_quiet_without_a_directory_record_or_a_location():
+    detector = HomeMismatch(ORG)
+    state = detector.initial_state()
+    for event, employee in ((daily(SHENYANG, 1)[0], None), (vpn("e1", 0), CHICAGO_HOME),
+                            (daily(SHENYANG, 1, outcome="failure")[0], CHICAGO_HOME)):
+        new, signals = detector.observe(event, state, Context(org=ORG, employee=employee))
+        assert new is state and signals == []
+
+
+def test_a_new_home_restarts_the_window():
+    state, signals = feed(daily(SHENYANG, 5))
+    assert signals
+    moved = home_employee("e1", SHENYANG, tz="Asia/Shanghai")
+    state, signals = feed(daily(SHENYANG, 1, start_day=5), employee=moved, state=state)
+    assert signals == [] and len(state.days) == 1
+
+
+def test_window_is_bounded_and_forgets_old_days():
+    state, _ = feed(daily(SHENYANG, 60, per_day=3))
+    assert len(state.days) == HomeMismatch.params["max_days"]
+    assert len(msgspec.msgpack.encode(state)) <= HomeMismatch.max_state_bytes
+    # After a month at home, the old far days are gone.
+    state, signals = feed(daily(CHICAGO, 30, start_day=60) + daily(SHENYANG, 1, start_day=90), state=state)
+    assert signals == [] and sum(entry[1] for entry in state.days) == 2
+
+
+def test_late_event_lands_on_its_own_day():
+    state, _ = feed(daily(CHICAGO, 3, start_day=5) + daily(SHENYANG, 1, start_day=2))
+    assert [entry[0] - state.days[0][0] for entry in state.days] == [0, 3, 4, 5]
+    assert state.days[0][1:] == (2, 0, "CN")
