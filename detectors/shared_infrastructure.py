@@ -1,0 +1,217 @@
+"""The laptop farm: several employees' devices on one home network, outside the organisation's own.
+
+A facilitator keeps many company laptops in one house (the Arizona host of 2024 ran
+over 90; the Nashville one several), so their telemetry shares the home's public IP, its
+Wi-Fi BSSID and its gateway (router) MAC. telltales keeps, per key value, the employees
+seen on it within `retention.correlation_window_hours` (72 h by default) and addresses a
+signal to every one of them once `min_employees` (3) distinct employees share it — a
+couple or two housemates who both work here (a household of two) do not fire by default.
+The signal carries a group id derived from the key, so the findings of one farm link.
+
+Strength = kind × size (weight 0.7):
+- kind: a BSSID or gateway MAC is layer-2 evidence — the devices were within radio range
+  of one access point or on one LAN — 0.9; a public IP alone is 0.5, because carrier-grade
+  NAT (mobile and fixed-wireless carriers), universities and hotels put strangers behind
+  one address. A farm shows up on all three at once and fusion keeps the detector's
+  strongest signal, so "same IP and same BSSID" scores as BSSID (0.9) while IP-only
+  evidence stays at 0.5.
+- size: 0.75 at `min_employees`, +0.1 per extra employee, 1.0 from six: each extra
+  laptop makes a coincidence less likely.
+- a key with `venue_size` (16) or more employees is scored half: no residence holds that
+  many of one organisation's laptops, but an office or venue missing from the
+  configuration does (list it under `networks.office` or `allowlists.ips`).
+So three laptops on one Wi-Fi add 47 risk (a case with one more weak tell), six add 63.
+
+Not keys: office, organisation VPN-egress and allowlisted addresses (correlation_keys
+returns nothing for them, nor for the layer-2 ids seen with them: an office BSSID is not
+a home); private, CGNAT-range and loopback addresses; failed logins (a password spray
+touches many accounts from one address); logins through an anonymizer (a commercial VPN
+exit is shared by strangers by design; the anonymizer detector reports it); generic
+router MACs (VRRP/HSRP virtual MACs, virtual-machine NAT gateways). Layer-2 ids are used
+only from snapshots that also report a public IP outside the organisation, so an office
+BSSID seen without its address cannot pose as a home.
+
+Per key value the state is the bounded, time-ordered set of employees and their last
+sighting (`Members`, at most `max_employees`, the oldest evicted), plus the time of the
+last report: re-applying an observation changes nothing; signals go out when the group
+reaches the threshold, when someone joins it, and at most every `refresh_hours` while it lasts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from typing import ClassVar, Final, NamedTuple
+
+import msgspec
+from msgspec.structs import replace
+
+from telltales.schemas.events import DeviceSnapshot, VpnLogin
+
+from .base import Context, Detector, KeyObservation, Signal
+
+MEMO_SIZE: Final = 65_536
+RESOLUTION_S: Final = 1800.0  # a member's last sighting is refreshed at most every half hour
+LOCAL_NETWORKS: Final = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"))
+# Router MACs many unrelated networks share: VRRP (00:00:5e:00:01/02), HSRP v1/v2, the
+# QEMU/VirtualBox user-mode NAT gateway, all-zero and broadcast.
+GENERIC_MAC_PREFIXES: Final = ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "00:00:5e:00:01:", "00:00:5e:00:02:",
+                               "00:00:0c:07:ac:", "00:00:0c:9f:f", "52:54:00:12:35:")
+STRENGTH: Final = {"public_ip": 0.5, "bssid": 0.9, "gateway_mac": 0.9}
+LABEL: Final = {"public_ip": "public IP", "bssid": "Wi-Fi BSSID", "gateway_mac": "gateway MAC"}
+
+
+class Members(msgspec.Struct, frozen=True, array_like=True):
+    """Employees seen on one correlation key value lately, oldest sighting first, and the last report.
+
+    msgpack size ≤ 16 × (len(employee id) + 7) + 8 bytes: about 300 bytes for 10-character ids.
+    """
+
+    ids: list[str] = []
+    last: list[int] = []  # epoch s of each employee's newest sighting, ascending
+    reported: int = 0     # event time of the last signals sent for this key
+
+
+class Fold(NamedTuple):
+    state: Members
+    before: int     # live employees on the key before this observation (itself included if already live)
+    newcomer: bool  # the employee was not live on the key before
+
+
+def fold_member(state: Members, employee_id: str, when: float, window_s: float, cap: int,
+                resolution_s: float = 0.0) -> Fold | None:
+    """Add one sighting to a key's members; None when it adds nothing (already known at that time, or too old).
+
+    Members not seen within `window_s` of the newest sighting are dropped; beyond `cap`
+    the oldest are evicted. A member's sighting less than `resolution_s` after its last
+    one adds nothing (hours-long windows need no finer clock; it keeps the hot path a
+    lookup). Deterministic and idempotent: folding the same sighting twice gives an equal state.
+
+    >>> s = fold_member(Members(), "e1", 1000.0, 3600.0, 16).state
+    >>> s = fold_member(s, "e2", 2000.0, 3600.0, 16).state
+    >>> s.ids, fold_member(s, "e2", 2000.0, 3600.0, 16)
+    (['e1', 'e2'], None)
+    >>> fold_member(s, "e3", 9000.0, 3600.0, 16).state.ids  # e1 and e2 left the window
+    ['e3']
+    """
+    now = int(when)
+    ids, last = state.ids, state.last
+    try:
+        i = ids.index(employee_id)
+    except ValueError:
+        i = -1
+    if i >= 0 and (now <= last[i] or now - last[i] < resolution_s):
+        return None
+    horizon = max(now, last[-1] if last else now) - window_s
+    if now < horizon:
+        return None
+    newcomer = i < 0 or last[i] < horizon
+    live = [(t, e) for t, e in zip(last, ids) if t >= horizon and e != employee_id]
+    before = len(live) + (0 if newcomer else 1)
+    live.append((now, employee_id))
+    live.sort()
+    del live[:-cap]
+    return Fold(Members([e for _, e in live], [t for t, _ in live], state.reported), before, newcomer)
+
+
+def group_id(prefix: str, kind: str, value: str) -> str:
+    """A stable, short group id for the employees linked by one key value."""
+    return f"{prefix}-{hashlib.blake2b(f'{kind}:{value}'.encode(), digest_size=5).hexdigest()}"
+
+
+class SharedInfrastructure(Detector):
+    id = "shared_infrastructure"
+    title = "Several employees on one home network (laptop farm)"
+    description = __doc__
+    severity = "high"
+    weight = 0.7
+    attacks = ("T1219", "T1078", "T1090")
+    runbook = ("List the linked employees and their claimed homes; a residence cannot be home to all of them — "
+               "ask each to confirm their location and the device's, and check their hiring and payroll records.")
+    status = "stable"
+    event_types = ("vpn_login", "device_snapshot")
+    key_kinds = ("public_ip", "bssid", "gateway_mac")
+    KeyState = Members
+    max_state_bytes = 128  # no per-employee state; the key state is bounded by 8 × this (see Members)
+    params: ClassVar = {"min_employees": 3, "max_employees": 16, "venue_size": 16, "venue_factor": 0.5,
+                        "size_step": 0.1, "skip_anonymized": True, "refresh_hours": 6.0}
+
+    def __init__(self, org, params=None) -> None:
+        super().__init__(org, params)
+        self._k = int(self.p["min_employees"])
+        self._cap = int(self.p["max_employees"])
+        self._window_s = float(org.correlation_window_s)
+        self._refresh_s = float(self.p["refresh_hours"]) * 3600.0
+        self._home_ip: dict[str, bool] = {}
+
+    def correlation_keys(self, event: VpnLogin | DeviceSnapshot, ctx: Context) -> list[tuple[str, str]]:
+        if isinstance(event, VpnLogin):
+            if event.outcome != "success" or (event.anonymizer is not None and self.p["skip_anonymized"]):
+                return []
+            return [("public_ip", event.src_ip)] if self._outside(event.src_ip) else []
+        ip = event.public_ip
+        if ip is None or not self._outside(ip):
+            return []
+        keys = [("public_ip", ip)]
+        wifi = event.wifi
+        if wifi is not None and wifi.bssid is not None and not _generic_mac(wifi.bssid):
+            keys.append(("bssid", wifi.bssid))
+        if event.gateway_mac is not None and not _generic_mac(event.gateway_mac):
+            keys.append(("gateway_mac", event.gateway_mac))
+        return keys
+
+    def correlate(self, observation: KeyObservation, state: Members) -> tuple[Members, list[Signal]]:
+        fold = fold_member(state, observation.employee_id, observation.time, self._window_s, self._cap,
+                           RESOLUTION_S)
+        if fold is None:
+            return state, []
+        new = fold.state
+        size = len(new.ids)
+        if size < self._k or observation.employee_id not in new.ids:
+            return new, []
+        now = int(observation.time)
+        if fold.before >= self._k and not fold.newcomer and now - state.reported < self._refresh_s:
+            return new, []
+        new = replace(new, reported=max(state.reported, now))
+        kind, value = observation.kind, observation.value
+        venue = size >= self.p["venue_size"]
+        score = STRENGTH.get(kind, 0.5) * min(1.0, 0.75 + self.p["size_step"] * (size - self._k))
+        if venue:
+            score *= self.p["venue_factor"]
+        employees = list(reversed(new.ids))  # newest first
+        window_h = round(self._window_s / 3600.0, 1)
+        summary = (f"{size}{'+' if venue else ''} employees on one {LABEL.get(kind, kind)} {value} within "
+                   f"{window_h:g} h, outside the organisation's networks: {', '.join(employees[:8])}"
+                   f"{' …' if size > 8 else ''}")
+        if venue:
+            summary += " (as many as an office or venue: is this network missing from the configuration?)"
+        group = group_id("farm", kind, value)
+        data = {"key": kind, "value": value, "employees": employees, "count": size, "window_h": window_h}
+        event_ids = (observation.event_id,) if observation.event_id else ()
+        return new, [Signal(detector=self.id, employee_id=e, time=observation.time, score=score, summary=summary,
+                            data=data, event_ids=event_ids, group=group) for e in employees]
+
+    def _outside(self, ip: str) -> bool:
+        """A public address outside the organisation's office, VPN-egress and allowlisted networks."""
+        outside = self._home_ip.get(ip)
+        if outside is None:
+            outside = self.org.network_of(ip) is None and not _is_local(ip)
+            if len(self._home_ip) >= MEMO_SIZE:
+                self._home_ip.clear()
+            self._home_ip[ip] = outside
+        return outside
+
+
+def _is_local(ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return any(address in network for network in LOCAL_NETWORKS if network.version == address.version)
+
+
+def _generic_mac(mac: str) -> bool:
+    # An odd first octet has the multicast bit set: a group address, never a router's own.
+    return mac.startswith(GENERIC_MAC_PREFIXES) or mac[1] in "13579bdf"
