@@ -83,7 +83,7 @@ class Decoder:
             return Rejection("not_object", "", f"expected a JSON object, got {_json_type(document)}")
         declared = document.get("event_type")
         if self.event_type is None:
-            if declared not in EVENT_TYPES:
+            if not isinstance(declared, str) or declared not in EVENT_TYPES:  # [] or {} are unhashable
                 shown = "missing" if "event_type" not in document else json.dumps(declared, ensure_ascii=False)
                 return Rejection("unknown_event_type", "event_type", f"`event_type` is {shown}; must be one of {_KNOWN}")
             event_type = declared

@@ -116,17 +116,24 @@ _ALIAS_TO_ID: Final[dict[str, str]] = {
 
 
 def normalise_name(name: str) -> str:
-    """Lower-case a tool or process name and strip its directory and platform suffix.
+    """Lower-case a tool or process name and strip its directory and platform suffixes.
+
+    Idempotent: normalising a normalised name changes nothing.
 
     >>> normalise_name(r"C:\\Program Files\\AnyDesk\\AnyDesk.exe")
     'anydesk'
-    >>> normalise_name("  TeamViewer.app ")
-    'teamviewer'
+    >>> normalise_name("  TeamViewer.app "), normalise_name("Setup .exe"), normalise_name("a.exe.exe")
+    ('teamviewer', 'setup', 'a')
     """
     name = _PATH_SEPARATORS.split(name.strip())[-1].strip().lower()
-    for suffix in _PLATFORM_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _PLATFORM_SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)].rstrip()
+                stripped = True
+                break
     return name
 
 
