@@ -110,9 +110,7 @@ TOOLS: Final[dict[str, Tool]] = {
 _PLATFORM_SUFFIXES: Final = (".exe", ".app", ".msi", ".dmg", ".pkg", ".appimage", ".bin", ".sh", ".deb", ".rpm", ".scr", ".com", ".lnk")
 _PATH_SEPARATORS = re.compile(r"[\\/]")
 
-_ALIAS_TO_ID: Final[dict[str, str]] = {
-    alias: tool_id for tool_id, tool in TOOLS.items() for alias in (tool_id, *tool.aliases)
-}
+_ALIAS_TO_ID: Final[dict[str, str]] = {}  # filled below, once normalise_name exists
 
 
 def normalise_name(name: str) -> str:
@@ -135,6 +133,12 @@ def normalise_name(name: str) -> str:
                 stripped = True
                 break
     return name
+
+
+# Vendor logs use display names too ("Chrome Remote Desktop"), so titles are aliases as well.
+for _tool_id, _tool in TOOLS.items():
+    for _alias in (_tool_id, *_tool.aliases, _tool.title):
+        _ALIAS_TO_ID.setdefault(normalise_name(_alias), _tool_id)
 
 
 def canonical_tool(name: str) -> str:

@@ -16,6 +16,8 @@ COMMANDS: Final = (
     "telltales.streams.replay",
     "telltales.streams.schema_check",
     "telltales.streams.topics",
+    "telltales.streams.simulate",
+    "telltales.streams.evaluate",
 )
 
 DESCRIPTION: Final = """\

@@ -390,7 +390,8 @@ ROLES: Final[tuple[tuple[str, float, bool], ...]] = (
     ("Data Scientist", 5, True), ("Data Engineer", 4, True), ("QA Engineer", 4, True),
     ("Product Manager", 6, False), ("Designer", 4, False), ("Sales", 9, False), ("Customer Support", 7, False),
     ("Marketing", 5, False), ("Finance", 4, False), ("HR", 3, False), ("Legal", 1.5, False),
-    ("Security Engineer", 2, True), ("Engineering Manager", 3, True),
+    ("Security Engineer", 2, True), ("Engineering Manager", 3, True), ("Full-Stack Developer", 3, True),
+    ("Mobile Developer", 1.5, True),
 )
 IT_ROLE: Final = "IT Support"
 OPERATIVE_ROLES: Final[tuple[str, ...]] = ("Software Engineer", "Senior Software Engineer", "Full-Stack Developer", "Mobile Developer", "Data Engineer")
@@ -405,12 +406,12 @@ OPERATIVE_RMM: Final[tuple[tuple[str, float], ...]] = (
 # How each tool's process shows on Windows and macOS.
 TOOL_PROCESS: Final[dict[str, tuple[str, str]]] = {
     "anydesk": ("AnyDesk.exe", "AnyDesk"),
-    "chrome_remote_desktop": ("remoting_host.exe", "remoting_me2me_host"),
+    "chrome_remote_desktop": ("remoting_host.exe", "chrome-remote-desktop-host"),
     "rustdesk": ("rustdesk.exe", "RustDesk"),
     "teamviewer": ("TeamViewer_Service.exe", "TeamViewer"),
     "splashtop": ("SRService.exe", "Splashtop Streamer"),
     "parsec": ("parsecd.exe", "parsecd"),
-    "screenconnect": ("ScreenConnect.ClientService.exe", "connectwisecontrol-client"),
+    "screenconnect": ("ScreenConnect.ClientService.exe", "connectwisecontrol"),
     "beyondtrust": ("bomgar-scc.exe", "bomgar-scc"),
     "zoho_assist": ("ZAService.exe", "ZohoAssist"),
     "caffeine": ("caffeine64.exe", "Caffeine"),
@@ -432,10 +433,10 @@ OS_VERSIONS: Final[dict[str, tuple[str, ...]]] = {
     "macos": ("macOS 14.6", "macOS 15.3", "macOS 15.4"),
     "linux": ("Ubuntu 22.04", "Ubuntu 24.04", "Fedora 41"),
 }
-VPN_CLIENTS: Final[dict[str, tuple[str, str]]] = {
-    "windows": ("GlobalProtect", "PAN GlobalProtect/6.2.4 (Microsoft Windows 11 Enterprise , 64-bit)"),
-    "macos": ("GlobalProtect", "PAN GlobalProtect/6.2.4 (Apple Mac OS X 15.3.0)"),
-    "linux": ("GlobalProtect", "PAN GlobalProtect/6.2.1 (Linux Ubuntu 22.04)"),
+VPN_CLIENTS: Final[dict[str, str]] = {  # GlobalProtect user agents; {os} is the device's OS version
+    "windows": "PAN GlobalProtect/6.2.4 (Microsoft {os}, 64-bit)",
+    "macos": "PAN GlobalProtect/6.2.4 (Apple {os})",
+    "linux": "PAN GlobalProtect/6.2.1 (Linux {os})",
 }
 
 # (vendor_id, product_id, vendor, product, interface classes): peripherals people really plug in.
@@ -487,9 +488,21 @@ OUIS: Final[tuple[str, ...]] = (
     "a0:40:a0", "50:c7:bf", "00:1d:d0", "f8:bb:bf", "24:5a:4c", "e0:63:da", "f4:f5:d8", "00:0c:42", "c0:56:27",
     "dc:a6:32", "b0:be:76", "3c:37:86", "74:ac:b9", "88:71:b1", "9c:53:22", "10:0c:6b", "44:d9:e7", "ac:84:c6",
 )
-HOME_SSIDS: Final[tuple[str, ...]] = (
-    "NETGEAR{n}", "TP-Link_{h}", "xfinitywifi_home_{h}", "ATT{h}", "Spectrum-{h}", "MyCharter_{h}", "eero-{h}",
-    "Verizon_{h}", "{last} Home", "{last}-5G", "Linksys{n}", "BTHub-{h}", "Vodafone-{h}", "FRITZ!Box 7590 {h}",
-    "Orange-{h}", "JioFiber-{h}", "PLDTHOMEFIBR{h}", "Telstra{h}",
-)
+HOME_SSIDS: Final[dict[str, tuple[str, ...]]] = {
+    # Router defaults and the names people give their networks, by country (others: GENERIC).
+    "US": ("NETGEAR{n}", "TP-Link_{h}", "xfinitywifi_home_{h}", "ATT{h}", "Spectrum-{h}", "MyCharter_{h}", "eero-{h}",
+           "Verizon_{h}", "{last} Home", "{last}-5G", "Linksys{n}", "CenturyLink{n}", "Cox-{h}"),
+    "CA": ("BELL{n}", "Rogers-{h}", "SHAW-{h}", "{last} Home", "TP-Link_{h}"),
+    "GB": ("BT-{h}", "SKY{h}", "VM{n}{h}", "TP-Link_{h}", "{last} Home"),
+    "DE": ("FRITZ!Box 7590 {h}", "Vodafone-{h}", "o2-WLAN{n}", "MagentaWLAN-{h}"),
+    "IN": ("JioFiber-{h}", "Airtel_{h}", "ACT{n}", "TP-Link_{h}"),
+    "PH": ("PLDTHOMEFIBR{h}", "GlobeAtHome_{h}", "Converge_{h}"),
+    "AU": ("Telstra{h}", "Optus_{h}", "TP-Link_{h}"),
+    "BR": ("VIVO-{h}", "NET_2G{h}", "CLARO_{h}"),
+    "PL": ("Orange_Swiatlowod_{h}", "UPC{n}", "TP-Link_{h}"),
+    "FR": ("Livebox-{h}", "Freebox-{h}"),
+    "CN": ("ChinaNet-{h}", "ChinaUnicom-{h}", "TP-LINK_{h}", "Tenda_{h}", "HUAWEI-{h}"),
+    "RU": ("Keenetic-{h}", "RT-WiFi-{h}", "TP-Link_{h}", "MGTS_GPON_{h}"),
+}
+GENERIC_SSIDS: Final[tuple[str, ...]] = ("TP-Link_{h}", "HUAWEI-{h}", "ZTE-{h}", "Tenda_{h}", "NETGEAR{n}", "D-Link_{h}")
 HOTEL_SSIDS: Final[tuple[str, ...]] = ("Marriott_GUEST", "Hilton Honors", "HolidayInn-Guest", "Hyatt_WiFi", "IHG ONE REWARDS Free WiFi", "Westin_Guest", "Premier Inn Ultimate Wi-Fi", "Courtyard_GUEST")
