@@ -187,6 +187,8 @@ class Detector:
 
     # Helpers for subclasses -------------------------------------------------------------
     def signal(self, event: Event, score: float, summary: str, **data: Any) -> Signal:
+        """A signal about the event's employee; absent (None) values are left out of `data`."""
         return Signal(detector=self.id, employee_id=event.employee_id, time=event.ts.timestamp(),
-                      score=max(0.0, min(1.0, score)), summary=summary, data=data,
+                      score=max(0.0, min(1.0, score)), summary=summary,
+                      data={k: v for k, v in data.items() if v is not None},
                       event_ids=(event.event_id,) if event.event_id else ())

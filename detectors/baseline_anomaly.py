@@ -96,9 +96,6 @@ class BaselineAnomaly(Detector):
         self._alpha, self._warmup, self._floor2 = p["alpha"], p["warmup"], p["floor"] ** 2
         self._z_extreme, self._min_extreme = p["z_extreme"], p["min_extreme"]
 
-    def signal(self, event, score: float, summary: str, **data) -> Signal:
-        """As the base helper, leaving out absent values (evidence lives in per-employee fusion state)."""
-        return super().signal(event, score, summary, **{k: v for k, v in data.items() if v is not None})
 
     def observe(self, event, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         kind = type(event)

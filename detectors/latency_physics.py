@@ -174,9 +174,6 @@ class LatencyPhysics(Detector):
         self._between = {(a, b): haversine_km(va[0], va[1], vb[0], vb[1])
                          for a, va in self._vantages.items() for b, vb in self._vantages.items()}
 
-    def signal(self, event, score: float, summary: str, **data) -> Signal:
-        """As the base helper, leaving out absent values (evidence lives in per-employee fusion state)."""
-        return super().signal(event, score, summary, **{k: v for k, v in data.items() if v is not None})
 
     # ------------------------------------------------------------------------------------
     def observe(self, event, state: State, ctx: Context) -> tuple[State, list[Signal]]:

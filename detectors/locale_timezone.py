@@ -164,9 +164,6 @@ class LocaleTimezone(Detector):
         # network_of parses the address (~4 µs); logins repeat a small set of addresses per employee.
         self._network_of = functools.lru_cache(maxsize=8192)(org.network_of)
 
-    def signal(self, event, score: float, summary: str, **data) -> Signal:
-        """As the base helper, leaving out absent values (evidence lives in per-employee fusion state)."""
-        return super().signal(event, score, summary, **{k: v for k, v in data.items() if v is not None})
 
     def observe(self, event, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         if type(event) is VpnLogin:

@@ -113,9 +113,6 @@ class WorkHours(Detector):
         default = self.p["default_work_hours"]
         self._default_middle = work_middle_h(*default.split("-")) if default else None
 
-    def signal(self, event, score: float, summary: str, **data) -> Signal:
-        """As the base helper, leaving out absent values (evidence lives in per-employee fusion state)."""
-        return super().signal(event, score, summary, **{k: v for k, v in data.items() if v is not None})
 
     def observe(self, event, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         kind = type(event)
