@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench venv kafka-jars clean
+.PHONY: test demo venv kafka-jars prometheus dashboards clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ venv: $(STAMP)
 kafka-jars: $(STAMP)
 	$(BIN)/python -m telltales.streams.localkafka fetch
 
+# Prometheus and promtool (Debian package) for the alert-rule and scraping tests.
+prometheus:
+	bash deploy/install-prometheus.sh
+
 # The whole suite, Kafka integration and end-to-end tests included (the broker is started once).
-test: kafka-jars
+test: kafka-jars prometheus
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+# Regenerate the committed Grafana dashboards from the metric names.
+dashboards: $(STAMP)
+	$(BIN)/python dashboards/generate.py --write
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

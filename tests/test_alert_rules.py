@@ -1,0 +1,112 @@
+"""The alert rules: promtool checks them and runs their unit tests; they only use metrics telltales exports.
+
+promtool comes from Debian's `prometheus` package; when it is missing the test installs it
+with deploy/install-prometheus.sh rather than skipping, so a fresh machine runs these too.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from telltales.schemas.config import Config
+from telltales.streams.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
+RULES = PROMETHEUS_DIR / "telltales-rules.yml"
+RULE_TESTS = PROMETHEUS_DIR / "telltales-rules.test.yml"
+REQUIRED_ALERTS = {
+    "TelltalesWorkerDown", "TelltalesConsumerLagGrowing", "TelltalesDLQSpike", "TelltalesLogSourceSilent",
+    "TelltalesEventToFindingLatencyHigh", "TelltalesDetectorErrors",
+}
+
+
+def promtool() -> str:
+    """Path of promtool, installing Debian's prometheus package first if it is missing."""
+    if shutil.which("promtool") is None:
+        subprocess.run(["bash", str(ROOT / "deploy" / "install-prometheus.sh")], check=True)
+    path = shutil.which("promtool")
+    assert path, "deploy/install-prometheus.sh ran but promtool is still not on PATH"
+    return path
+
+
+def rules() -> list[dict]:
+    return [rule for group in yaml.safe_load(RULES.read_text("utf-8"))["groups"] for rule in group["rules"]]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([promtool(), *args], cwd=PROMETHEUS_DIR, capture_output=True, text=True, timeout=120)
+
+
+def test_promtool_check_rules():
+    result = run("check", "rules", RULES.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_pass():
+    result = run("test", "rules", RULE_TESTS.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_check_config_with_the_rules():
+    result = run("check", "config", "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unit_tests_catch_a_broken_rule(tmp_path):
+    """The unit tests are not vacuous: loosening the worker-down rule makes them fail."""
+    broken = RULES.read_text("utf-8").replace("for: 2m", "for: 0m", 1)
+    (tmp_path / RULES.name).write_text(broken, "utf-8")
+    shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
+    result = subprocess.run([promtool(), "test", "rules", RULE_TESTS.name], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0
+    assert "TelltalesWorkerDown" in result.stdout + result.stderr
+
+
+def test_required_alerts_exist_and_each_is_unit_tested():
+    names = {rule["alert"] for rule in rules()}
+    assert REQUIRED_ALERTS <= names
+    tested = {case["alertname"] for test in yaml.safe_load(RULE_TESTS.read_text("utf-8"))["tests"]
+              for case in test.get("alert_rule_test", [])}
+    assert names <= tested, f"alerts without a promtool test: {sorted(names - tested)}"
+
+
+def test_every_alert_has_severity_summary_and_a_runbook_section_that_exists():
+    operations = (ROOT / "deploy" / "OPERATIONS.md").read_text("utf-8")
+    anchors = {re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+               for line in operations.splitlines() if line.startswith("#")}
+    for rule in rules():
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        runbook = rule["annotations"]["runbook"]
+        assert runbook.startswith("deploy/OPERATIONS.md#"), rule["alert"]
+        assert runbook.split("#", 1)[1] in anchors, f"{rule['alert']}: no section for {runbook}"
+
+
+def test_rules_use_only_exported_metrics():
+    exported = {line.split("{")[0].split(" ")[0]
+                for line in Metrics.from_config(Config()).exposition().decode().splitlines()
+                if line and not line.startswith("#")}
+    for rule in rules():
+        for name in re.findall(r"\b(telltales_[a-z0-9_]+)", rule["expr"]):
+            assert name in exported, f"{rule['alert']}: {name} is not a metric telltales exports"
+
+
+def test_no_padding_makes_an_empty_query_look_alive():
+    for rule in rules():
+        assert "vector(" not in rule["expr"], rule["alert"]
+
+
+def test_install_script_is_idempotent():
+    promtool()  # installed by now
+    result = subprocess.run(["bash", str(ROOT / "deploy" / "install-prometheus.sh")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
