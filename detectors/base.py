@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Literal, Mapping
+from typing import Any, ClassVar, Final, Literal, Mapping, NamedTuple
 
 import msgspec
 
@@ -125,9 +125,8 @@ class Org:
         return None
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a detector may read besides the event and its own state. Read-only."""
+class Context(NamedTuple):
+    """What a detector may read besides the event and its own state. Read-only (a tuple: one is built per event)."""
 
     org: Org
     employee: Employee | None  # the directory record, if known yet
@@ -174,8 +173,9 @@ class Detector:
         return state, []
 
     # Cross-employee hooks ---------------------------------------------------------------
-    def correlation_keys(self, event: Event, ctx: Context) -> list[tuple[str, str]]:
-        """(kind, value) pairs this event shows, for kinds in `key_kinds`."""
+    def correlation_keys(self, event: Event, state: Any, ctx: Context) -> list[tuple[str, str]]:
+        """(kind, value) pairs this event shows, for kinds in `key_kinds`; `state` is this detector's
+        per-employee state after `observe` saw the same event."""
         return []
 
     def initial_key_state(self) -> msgspec.Struct | None:

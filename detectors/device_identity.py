@@ -100,7 +100,19 @@ class DeviceIdentity(Detector):
             names.append(event.hostname)
         if names:
             state = self._device(event, state, ctx, names, signals)
+        if len(signals) > 1:
+            signals = [self._together(event, signals)]
         return state, signals
+
+    def _together(self, event, signals: list[Signal]) -> Signal:
+        """Tells seen in one event corroborate each other (a new device *and* activity during leave):
+        fusion keeps one signal per detector, so they combine here, like independent evidence."""
+        miss = 1.0
+        data: dict = {}
+        for signal in signals:
+            miss *= 1.0 - signal.score
+            data.update(signal.data)
+        return self.signal(event, 1.0 - miss, "; ".join(s.summary for s in signals), **data)
 
     def _status(self, event, state: State, employee: Employee, signals: list[Signal]) -> State:
         now = int(event.ts.timestamp())
@@ -169,7 +181,8 @@ class DeviceIdentity(Detector):
         return devices[-MAX_DEVICES:]
 
     # Across employees -------------------------------------------------------------------------
-    def correlation_keys(self, event: VpnLogin | RemoteSession | DeviceSnapshot, ctx: Context) -> list[tuple[str, str]]:
+    def correlation_keys(self, event: VpnLogin | RemoteSession | DeviceSnapshot, state: State | None,
+                         ctx: Context) -> list[tuple[str, str]]:
         keys = []
         device_id = _own_device(event)
         if device_id is not None and device_id not in self._shared:

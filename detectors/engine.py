@@ -18,7 +18,7 @@ import msgspec
 from msgspec.structs import replace
 
 from telltales.schemas.config import Config
-from telltales.schemas.events import Employee, Event
+from telltales.schemas.events import EVENT_TYPES, Employee, Event
 
 from . import registry
 from .base import Context, Detector, KeyObservation, Org, Signal
@@ -67,10 +67,10 @@ class Engine:
         self.detectors = detectors if detectors is not None else registry.build(config, self.org)
         self.by_id = {d.id: d for d in self.detectors}
         self.enrich = enrich
-        self._by_type: dict[str, list[Detector]] = {}
+        self._by_type: dict[type, list[Detector]] = {}  # event class → detectors that read it
         for detector in self.detectors:
             for event_type in detector.event_types:
-                self._by_type.setdefault(event_type, []).append(detector)
+                self._by_type.setdefault(EVENT_TYPES[event_type], []).append(detector)
         self.correlators = [d for d in self.detectors if d.key_kinds]
         self._correlators_by_type = {
             t: [d for d in ds if d.key_kinds] for t, ds in self._by_type.items()}
@@ -104,42 +104,48 @@ class Engine:
     def observe(self, event: Event, state: EmployeeState | None, employee: Employee | None) -> Step:
         """Apply one telemetry event to its employee's state. The given state is not mutated."""
         state = state if state is not None else self.new_state()
-        digest = event_digest(event.event_id or "")
+        event_id = event.event_id or ""
+        digest = event_digest(event_id)
         if digest in state.seen:
             return Step(state, [], [], [], True)
         if self.enrich is not None:
             event = self.enrich(event)
         when = event.ts.timestamp()
-        ctx = Context(org=self.org, employee=employee,
-                      late=state.last - when > self.org.late_tolerance_s,
-                      last_time=state.last or None)
-        det = dict(state.det)
+        last = state.last
+        ctx = Context(self.org, employee, last - when > self.org.late_tolerance_s, last or None)
+        det = state.det
+        copied = False
         signals: list[Signal] = []
         observations: list[KeyObservation] = []
         errors: list[DetectorError] = []
-        event_type = event.__struct_config__.tag
+        event_type = type(event)
         for detector in self._by_type.get(event_type, ()):
+            detector_id = detector.id
+            current = det.get(detector_id)
             try:
-                current = det.get(detector.id)
                 new, raised = detector.observe(event, current, ctx)
             except Exception as exc:  # noqa: BLE001 — isolation is the point; the driver counts and logs it
-                errors.append(DetectorError(detector.id, "observe", f"{type(exc).__name__}: {exc}"))
+                errors.append(DetectorError(detector_id, "observe", f"{type(exc).__name__}: {exc}"))
                 continue
             if new is not current:
-                det[detector.id] = new
-            signals.extend(raised)
+                if not copied:  # copy-on-write: most events leave most detector states as they were
+                    det = dict(det)
+                    copied = True
+                det[detector_id] = new
+            if raised:
+                signals.extend(raised)
         for detector in self._correlators_by_type.get(event_type, ()):
             try:
-                keys = detector.correlation_keys(event, ctx)
+                keys = detector.correlation_keys(event, det.get(detector.id), ctx)
             except Exception as exc:  # noqa: BLE001
                 errors.append(DetectorError(detector.id, "keys", f"{type(exc).__name__}: {exc}"))
                 continue
-            observations.extend(
-                KeyObservation(detector=detector.id, kind=kind, value=value, employee_id=event.employee_id,
-                               time=when, event_id=event.event_id or "")
-                for kind, value in keys)
-        seen = state.seen[-(SEEN_IDS - 1):] + [digest]
-        new_state = replace(state, last=max(state.last, when), seen=seen, det=det)
+            for kind, value in keys:
+                observations.append(KeyObservation(detector=detector.id, kind=kind, value=value,
+                                                   employee_id=event.employee_id, time=when, event_id=event_id))
+        seen = state.seen[-(SEEN_IDS - 1):]
+        seen.append(digest)
+        new_state = replace(state, last=when if when > last else last, seen=seen, det=det)
         return Step(new_state, signals, observations, errors, False)
 
     # Per correlation key -------------------------------------------------------------------

@@ -100,6 +100,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
     bm, bv, bn   baseline of sub-threshold excess: EW mean, EW variance (ms, ms²), samples (capped)
     sm   slow-RTT sessions as a bit mask; st its last sample time
     fz   when an infeasible measurement no login explains or contradicts was first seen (0 = none pending)
+    an   when the latest successful login through a third-party anonymizer was seen (epoch s; 0 = never)
     """
 
     vp: dict[str, list[int]] = {}
@@ -113,6 +114,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
     sm: int = 0
     st: int = 0
     fz: int = 0
+    an: int = 0
 
 
 class LatencyPhysics(Detector):
@@ -197,9 +199,16 @@ class LatencyPhysics(Detector):
     # Located logins (for travel tolerance) -----------------------------------------------
     def _located(self, event: VpnLogin, state: State, ctx: Context) -> State:
         geo = event.geo
-        if geo is None or geo.lat is None or event.outcome != "success" or event.anonymizer is not None or ctx.late:
+        if event.outcome != "success" or ctx.late:
             return state
         t = int(event.ts.timestamp())
+        if event.anonymizer is not None:
+            # Logins now hide behind a VPN/proxy: an older located login no longer says where they are.
+            if t > state.an and not (self._own_networks and self._network_of(event.src_ip) in ("vpn_egress", "allowlisted")):
+                return replace(state, an=t)
+            return state
+        if geo is None or geo.lat is None:
+            return state
         loc = state.loc
         lat, lon = round(geo.lat * 100), round(geo.lon * 100)
         if loc and loc[0] == lat and loc[1] == lon:  # the same place again (most logins): refresh its time
@@ -254,6 +263,11 @@ class LatencyPhysics(Detector):
         circles = [(vid, vantage, r, bound, 0.0), *self._circles(vp, vid, bound, t)]
         login = self._recent_login(state, t)
         verdict = self._verdict(login, circles)
+        if verdict == "agrees" and state.an > state.loc[3]:
+            # The place physics agrees with is not where the employee now says they are: their logins
+            # since come through an anonymizer. A traveller's own logins keep matching the trip; an
+            # offshore worker's slip matches the device while every other login wears a VPN.
+            verdict = "masked"
         if verdict is None:  # no login places the employee anywhere useful: wait for it to persist
             if not state.fz or t - state.fz > self._window_s:
                 changes["fz"] = int(t)
@@ -331,6 +345,9 @@ class LatencyPhysics(Detector):
         elif verdict == "contradicts":
             summary += (f" (a login {login[3]:.1f} h earlier geolocates where the device cannot have come from: "
                         f"the IP location is likely a proxy)")
+        elif verdict == "masked":
+            summary += (" (an earlier direct login placed the employee there, and their logins since come through "
+                        "an anonymizer: the VPN hides where the device is)")
         else:
             summary += f" (for {pending_h:.1f} h, with no login placing the employee there)"
         return self.signal(

@@ -142,7 +142,7 @@ class LocaleTimezone(Detector):
     title = "Device time zone, keyboard layout or locale inconsistent with the claimed home"
     description = __doc__
     severity = "low"
-    weight = 0.25
+    weight = 0.3
     attacks = ("T1078", "T1219")
     runbook = ("Compare the device time zone and input languages with the employee's claimed home and recent travel; "
                "alone this is a weak tell — look for latency, remote-control or shared-infrastructure evidence.")

@@ -15,15 +15,17 @@ scored by how specific it is:
 - mouse-jiggler software: 0.35; a reverse tunnel (ngrok, cloudflared): 0.3 — common
   among ordinary employees, suggestive only together with other tells;
 - an inbound session (someone controls this device) from a public address outside the
-  organisation's networks: 0.8 (0.65 when the peer address is not reported); the
+  organisation's networks: 0.8, or 0.95 through an unapproved third-party RMM tool — that
+  is ATT&CK T1219 happening, not a hint of it (0.65 when the peer address is not
+  reported); the
   session's own latency minimum ≥ `long_path_ms` (100) raises it to 1.0: round trips
   within the continental US stay under ~80 ms, so a minimum (the least-queued sample) of
   100 ms or more means the controlling end, or the relay the session runs through, is
   across an ocean (Amazon caught an operative by a 110 ms keystroke delay where tens of
   ms were normal). A tool outside the vocabulary counts 0.7× as much as a known one.
 
-With the default weight 0.65, a lone RMM tool adds ~33 risk and an inbound session from
-far away alone (65) opens a case. Exempt: tools approved for everyone (`allowlists.
+With the default weight 0.65, a lone RMM tool adds ~33 risk; an unapproved RMM session
+controlling the device from outside (62) or from far away (65) opens a case alone. Exempt: tools approved for everyone (`allowlists.
 remote_tools`) or for this employee (`approved_remote_tools`); outbound ssh/rdp/VDI
 sessions (an engineer reaching servers); inbound sessions from office, VPN-egress,
 allowlisted or local (RFC 1918) addresses raise no inbound signal (an unapproved RMM
@@ -83,7 +85,7 @@ class RemoteControl(Detector):
     max_state_bytes = 160
     params: ClassVar = {
         "rmm_score": 0.5, "multi_vendor_score": 0.7, "jiggler_score": 0.35, "tunnel_score": 0.3,
-        "inbound_score": 0.8, "inbound_unknown_peer_score": 0.65, "long_path_score": 1.0,
+        "inbound_score": 0.8, "inbound_rmm_score": 0.95, "inbound_unknown_peer_score": 0.65, "long_path_score": 1.0,
         "long_path_ms": 100.0, "unknown_tool_factor": 0.7, "multi_vendor_days": 7.0, "refresh_hours": 6.0,
     }
 
@@ -142,7 +144,7 @@ class RemoteControl(Detector):
                 if far:
                     score = self.p["long_path_score"]
                 elif where == "outside":
-                    score = self.p["inbound_score"]
+                    score = self.p["inbound_rmm_score"] if category == RMM else self.p["inbound_score"]
                 else:
                     score = self.p["inbound_unknown_peer_score"]
                 if category is None:

@@ -22,6 +22,11 @@ Strength = kind × size (weight 0.7):
   configuration does (list it under `networks.office` or `allowlists.ips`).
 So three laptops on one Wi-Fi add 47 risk (a case with one more weak tell), six add 63.
 
+Visitors are not members: each employee's usual public networks are learned (`Habits`),
+and a sighting on a network that is not one of them (below `resident_share` of their
+sightings, once `min_history` are known) adds no key — a team sharing a hotel's Wi-Fi
+at an offsite is a group of visitors; a farm's laptops are at home there.
+
 Not keys: office, organisation VPN-egress and allowlisted addresses (correlation_keys
 returns nothing for them, nor for the layer-2 ids seen with them: an office BSSID is not
 a home); private, CGNAT-range and loopback addresses; failed logins (a password spray
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import zlib
 from typing import ClassVar, Final, NamedTuple
 
 import msgspec
@@ -51,6 +57,8 @@ from telltales.schemas.events import DeviceSnapshot, VpnLogin
 from .base import Context, Detector, KeyObservation, Signal
 
 MEMO_SIZE: Final = 65_536
+MAX_HABITS: Final = 4
+HABIT_TOTAL: Final = 64
 RESOLUTION_S: Final = 1800.0  # a member's last sighting is refreshed at most every half hour
 LOCAL_NETWORKS: Final = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
@@ -72,6 +80,16 @@ class Members(msgspec.Struct, frozen=True, array_like=True):
     ids: list[str] = []
     last: list[int] = []  # epoch s of each employee's newest sighting, ascending
     reported: int = 0     # event time of the last signals sent for this key
+
+
+class Habits(msgspec.Struct, frozen=True, array_like=True):
+    """The public networks one employee is usually on: CRC-32 of the address → sightings (≤ 4, ≤ 40 bytes).
+
+    Counts halve when they pass 64 in all, so the habit follows a move within a couple of weeks.
+    """
+
+    nets: list[int] = []
+    cnt: list[int] = []
 
 
 class Fold(NamedTuple):
@@ -133,10 +151,12 @@ class SharedInfrastructure(Detector):
     status = "stable"
     event_types = ("vpn_login", "device_snapshot")
     key_kinds = ("public_ip", "bssid", "gateway_mac")
+    State = Habits
     KeyState = Members
-    max_state_bytes = 128  # no per-employee state; the key state is bounded by 8 × this (see Members)
+    max_state_bytes = 128  # Habits ≤ 40 bytes; the key state is bounded by 8 × this (see Members)
     params: ClassVar = {"min_employees": 3, "max_employees": 16, "venue_size": 16, "venue_factor": 0.5,
-                        "size_step": 0.1, "skip_anonymized": True, "refresh_hours": 6.0}
+                        "size_step": 0.1, "skip_anonymized": True, "refresh_hours": 6.0,
+                        "min_history": 8, "resident_share": 0.25}
 
     def __init__(self, org, params=None) -> None:
         super().__init__(org, params)
@@ -146,14 +166,56 @@ class SharedInfrastructure(Detector):
         self._refresh_s = float(self.p["refresh_hours"]) * 3600.0
         self._home_ip: dict[str, bool] = {}
 
-    def correlation_keys(self, event: VpnLogin | DeviceSnapshot, ctx: Context) -> list[tuple[str, str]]:
+    def _network(self, event: VpnLogin | DeviceSnapshot) -> str | None:
+        """The public address this event places the employee on, if it is one that can be a home."""
         if isinstance(event, VpnLogin):
             if event.outcome != "success" or (event.anonymizer is not None and self.p["skip_anonymized"]):
-                return []
-            return [("public_ip", event.src_ip)] if self._outside(event.src_ip) else []
-        ip = event.public_ip
-        if ip is None or not self._outside(ip):
+                return None
+            ip = event.src_ip
+        else:
+            ip = event.public_ip
+        return ip if ip is not None and self._outside(ip) else None
+
+    def observe(self, event: VpnLogin | DeviceSnapshot, state: Habits, ctx: Context) -> tuple[Habits, list[Signal]]:
+        """Learn which networks are the employee's own; no signals (those come from `correlate`)."""
+        ip = self._network(event)
+        if ip is None or ctx.late:
+            return state, []
+        digest = zlib.crc32(ip.encode())
+        nets, cnt = list(state.nets), list(state.cnt)
+        if digest in nets:
+            cnt[nets.index(digest)] += 1
+        elif len(nets) < MAX_HABITS:
+            nets.append(digest)
+            cnt.append(1)
+        else:  # replace the least used network
+            i = cnt.index(min(cnt))
+            nets[i], cnt[i] = digest, 1
+        if sum(cnt) > HABIT_TOTAL:
+            cnt = [(c + 1) // 2 for c in cnt]
+        return Habits(nets, cnt), []
+
+    def resident(self, ip: str, state: Habits | None) -> bool:
+        """Is this address one of the employee's usual networks (or too little known to tell)?
+
+        A team at a hotel for a conference shares its Wi-Fi for days; each of them has a home
+        network they use far more. A farm's laptops live on the farm's network. A new
+        employee with little history gets the benefit of the doubt: farms are new hires.
+        """
+        if state is None or sum(state.cnt) < self.p["min_history"]:
+            return True
+        digest = zlib.crc32(ip.encode())
+        if digest not in state.nets:
+            return False
+        return state.cnt[state.nets.index(digest)] >= self.p["resident_share"] * sum(state.cnt)
+
+    def correlation_keys(self, event: VpnLogin | DeviceSnapshot, state: Habits | None,
+                         ctx: Context) -> list[tuple[str, str]]:
+        ip = self._network(event)
+        if ip is None or not self.resident(ip, state):
             return []
+        if isinstance(event, VpnLogin):
+            return [("public_ip", ip)]
         keys = [("public_ip", ip)]
         wifi = event.wifi
         if wifi is not None and wifi.bssid is not None and not _generic_mac(wifi.bssid):

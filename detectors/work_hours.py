@@ -88,7 +88,7 @@ class WorkHours(Detector):
     title = "Activity hours shifted far from the declared working day"
     description = __doc__
     severity = "low"
-    weight = 0.2
+    weight = 0.3
     attacks = ("T1078",)
     runbook = ("Compare the activity centroid with the employee's declared hours and the manager's expectations; "
                "a shift of 6+ hours alone is weak — look for latency, locale or remote-control evidence.")

@@ -1545,7 +1545,10 @@ class _Generator:
         lines += ["[networks]",
                   "office = [" + ", ".join(f'"{o.cidr}"' for o in self.offices) + "]  # " +
                   ", ".join(o.city.name for o in self.offices),
-                  "vpn_egress = [" + ", ".join(f'"{c}"' for c in self.egress_cidrs) + "]", ""]
+                  "vpn_egress = [" + ", ".join(f'"{c}"' for c in self.egress_cidrs) + "]", "",
+                  # The IT helpdesk's tool is sanctioned organisation-wide, as a real org's config says;
+                  # operatives are drawn from other tools, so it hides none of them.
+                  "[allowlists]", f'remote_tools = ["{self.helpdesk_tool}"]', ""]
         return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import msgspec
 import pytest
 
-from builders import CHICAGO, T0, device, home_employee, remote, vpn
+from builders import CHICAGO, T0, device, employee, home_employee, remote, vpn
 from telltales.detectors.base import Context, KeyObservation, Org
 from telltales.detectors.device_identity import DeviceIdentity
 from telltales.detectors.engine import Engine
@@ -105,14 +105,14 @@ def test_failed_login_after_termination_counts_half_and_leave_is_moderate():
 def test_correlation_keys_device_and_mfa():
     detector = DeviceIdentity(ORG, {"shared_devices": ["vdi-pool-1"]})
     ctx = Context(org=ORG, employee=None)
-    assert detector.correlation_keys(vpn("e1", 0, device_id="lt-1", mfa={"device_id": "phone-1"}), ctx) == [
+    assert detector.correlation_keys(vpn("e1", 0, device_id="lt-1", mfa={"device_id": "phone-1"}), None, ctx) == [
         ("device_id", "lt-1"), ("mfa_device", "phone-1")]
-    assert detector.correlation_keys(vpn("e1", 0, mfa={"device_id": "phone-1"}, outcome="failure"), ctx) == []
-    assert detector.correlation_keys(device("e1", 0, device_id="vdi-pool-1"), ctx) == []
-    assert detector.correlation_keys(remote("e1", 0, direction="inbound", device_id="lt-1"), ctx) == [
+    assert detector.correlation_keys(vpn("e1", 0, mfa={"device_id": "phone-1"}, outcome="failure"), None, ctx) == []
+    assert detector.correlation_keys(device("e1", 0, device_id="vdi-pool-1"), None, ctx) == []
+    assert detector.correlation_keys(remote("e1", 0, direction="inbound", device_id="lt-1"), None, ctx) == [
         ("device_id", "lt-1")]
     # An outbound session may name the server reached: engineers sharing a bastion are not sharing a device.
-    assert detector.correlation_keys(remote("e1", 0, direction="outbound", device_id="bastion-1"), ctx) == []
+    assert detector.correlation_keys(remote("e1", 0, direction="outbound", device_id="bastion-1"), None, ctx) == []
 
 
 def test_servers_reached_by_outbound_sessions_are_not_new_devices():
@@ -197,3 +197,14 @@ def test_active_or_unknown_employee_raises_no_status_signal(status):
     employee = home_employee("e1", CHICAGO) if status else None
     _, signals = run([vpn("e1", 0), remote("e1", 1, "ssh")], employee=employee)
     assert signals == [[], []]
+
+
+def test_a_new_device_during_leave_is_stronger_than_either_alone():
+    on_leave = employee("e1", status="leave", devices=["lt-1"])
+    detector = DeviceIdentity(ORG)
+    state, [together] = detector.observe(device("e1", 0, device_id="lt-evil"), detector.initial_state(),
+                                         Context(org=ORG, employee=on_leave))
+    leave_alone = detector.p["leave_score"]
+    unlisted_alone = detector.p["unlisted_device_score"]
+    assert together.score == pytest.approx(1 - (1 - leave_alone) * (1 - unlisted_alone))
+    assert "leave" in together.summary and "New device lt-evil" in together.summary

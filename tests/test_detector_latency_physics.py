@@ -100,6 +100,17 @@ def test_business_traveller_whose_login_agrees_with_physics_scores_low():
     assert s.data["located_login"]["verdict"] == "agrees" and "travel" in s.summary
 
 
+def test_a_direct_slip_then_vpn_logins_is_not_a_trip():
+    # The offshore-VPN pattern: one direct login from London slips out, then every login comes
+    # through a consumer VPN while the device keeps answering London's vantage in 2 ms.
+    events = [vpn("e1", 0, "203.0.113.9", geo=geo(LONDON, 20)),
+              vpn("e1", 1, "198.51.100.77", geo=geo(CHICAGO, 20), anonymizer={"type": "vpn", "provider": "Astrill"}),
+              rtt("lhr", 2.0, 2)]
+    _, [s] = feed(events)
+    assert s.data["located_login"]["verdict"] == "masked" and s.score == 1.0
+    assert "anonymizer" in s.summary
+
+
 def test_traveller_whose_laptop_probes_before_the_first_login_abroad_is_not_a_proxy():
     # Last login at home 13 h ago (time enough to fly to London), the probe comes before the VPN login there.
     events = [vpn("e1", 0, "203.0.113.9", geo=geo(CHICAGO, 20)), rtt("lhr", 2.0, 13),

@@ -91,9 +91,14 @@ def test_mouse_jiggler_and_tunnel_are_weak():
 def test_inbound_session_from_outside_is_strong_and_a_long_path_stronger():
     _, [near, far] = run([remote("e1", 0, "anydesk", direction="inbound", peer_ip=OUTSIDE, latency=NEAR),
                           remote("e1", 1, "anydesk", direction="inbound", peer_ip="203.0.113.201", latency=FAR)])
-    assert only(near).score == 0.8 and only(near).data["reasons"] == ["inbound_outside", "rmm"]
+    assert only(near).score == 0.95 and only(near).data["reasons"] == ["inbound_outside", "rmm"]
     assert only(far).score == 1.0 and only(far).data["path_ms"] == 130 and "130 ms" in only(far).summary
     assert only(far).data["peer_ip"] == "203.0.113.201" and only(far).data["direction"] == "inbound"
+
+
+def test_inbound_rdp_from_outside_is_strong_but_below_an_rmm_tool():
+    _, [raised] = run([remote("e1", 0, "mstsc", direction="inbound", peer_ip=OUTSIDE, latency=NEAR)])
+    assert only(raised).score == 0.8
 
 
 def test_inbound_rdp_from_outside_without_peer_address():

@@ -23,7 +23,7 @@ KEYS = [("public_ip", "203.0.113.10"), ("bssid", "aa:bb:cc:00:11:22"), ("gateway
 
 
 def keys(event):
-    return SharedInfrastructure(ORG).correlation_keys(event, CTX)
+    return SharedInfrastructure(ORG).correlation_keys(event, None, CTX)
 
 
 def test_keys_of_a_home_snapshot_and_a_home_login():
@@ -173,3 +173,35 @@ def test_a_farm_plus_one_more_tell_opens_cases_with_the_group_id():
     created = {c.employee_id: c for c in changes if c.activity == "create"}
     assert sorted(created) == [f"e{i}" for i in range(1, 7)]
     assert len({c.case.group for c in created.values()}) == 1
+
+
+def test_a_team_at_a_hotel_is_visitors_not_a_farm():
+    """Colleagues with established homes who share a hotel's Wi-Fi at an offsite add no keys there."""
+    engine = Engine(Config(), detectors=[SharedInfrastructure(ORG)])
+    states, key_states, signals = {}, {}, []
+    for i in range(6):
+        for day in range(10):  # ten days at home first: each has a usual network of their own
+            step = engine.observe(vpn(f"e{i}", 24 * day, f"203.0.113.{20 + i}"), states.get(f"e{i}"), None)
+            states[f"e{i}"] = step.state
+    for i in range(6):
+        for hour in (240, 244, 248):
+            step = engine.observe(device(f"e{i}", hour + i * 0.1, **HOME), states[f"e{i}"], None)
+            states[f"e{i}"] = step.state
+            for observation in step.observations:
+                key = (observation.kind, observation.value)
+                key_states[key], raised, _ = engine.correlate(observation, key_states.get(key))
+                signals.extend(raised)
+    assert signals == []
+
+
+def test_a_newcomer_with_little_history_is_counted_as_resident():
+    detector = SharedInfrastructure(ORG)
+    state = detector.initial_state()
+    ctx = Context(org=ORG, employee=None)
+    for day in range(3):
+        state, _ = detector.observe(vpn("e1", 24 * day, "203.0.113.10"), state, ctx)
+    assert detector.correlation_keys(vpn("e1", 80, "203.0.113.10"), state, ctx) == [("public_ip", "203.0.113.10")]
+    for day in range(3, 20):
+        state, _ = detector.observe(vpn("e1", 24 * day, "203.0.113.50"), state, ctx)  # moved house
+    assert detector.correlation_keys(vpn("e1", 500, "203.0.113.10"), state, ctx) == []
+    assert detector.correlation_keys(vpn("e1", 500, "203.0.113.50"), state, ctx) == [("public_ip", "203.0.113.50")]
