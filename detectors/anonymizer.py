@@ -137,7 +137,7 @@ class Anonymizer(Detector):
     title = "Login through a VPN, proxy, Tor or hosting network"
     description = __doc__
     severity = "low"
-    weight = 0.35
+    weight = 0.4
     attacks = ("T1090", "T1133", "T1078")
     runbook = ("Check the provider and how often the employee uses it; ask why a personal VPN is used for work "
                "access; Astrill VPN or sustained anonymized logins with other signals warrant an identity check.")

@@ -122,7 +122,7 @@ class LatencyPhysics(Detector):
     title = "Latency physics: device out of reach of the claimed home, or a remote hand on the keyboard"
     description = __doc__
     severity = "high"
-    weight = 0.55
+    weight = 0.48
     attacks = ("T1219", "T1219.003", "T1090", "T1078")
     runbook = ("Check data.kind: for feasibility, compare the bound with the claimed home and recent logins and ask "
                "where the laptop is; for remote_human, list remote-control tools and USB/KVM devices on the host "
@@ -152,6 +152,7 @@ class LatencyPhysics(Detector):
         "route_inflation": 2.0,
         "slow_slack_ms": 80.0,       # access network, Wi-Fi, queueing
         "slow_score": 0.35,
+        "slow_max_score": 0.6,       # ≥ 2× the allowed RTT in ≥ 5 of the last 8 sessions
     }
 
     def __init__(self, org, params=None) -> None:
@@ -380,8 +381,12 @@ class LatencyPhysics(Detector):
             changes["sm"], changes["st"] = mask, last
         count = mask.bit_count()
         if mask & 1 and count >= self._min_sessions:
+            # Twice the round trip the home's distance allows, session after session, is more than a
+            # slow link: it is the length of an ocean. The soft tell grows to `slow_max_score` then.
+            grown = min(1.0, r / expected - 1.0) * min(1.0, (count - self._min_sessions) / 2)
+            score = p["slow_score"] + (p["slow_max_score"] - p["slow_score"]) * grown
             signals.append(self.signal(
-                event, p["slow_score"],
+                event, score,
                 f"Device's minimum RTT to {vantage[2]} is {r:.0f} ms in {count} of the last 8 sessions, where the "
                 f"claimed home {home_km:,.0f} km away predicts at most {expected:.0f} ms: it may be far away "
                 f"(weak alone: slow links do this too)",

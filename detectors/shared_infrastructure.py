@@ -23,8 +23,8 @@ Strength = kind × size (weight 0.7):
 So three laptops on one Wi-Fi add 47 risk (a case with one more weak tell), six add 63.
 
 Visitors are not members: each employee's usual public networks are learned (`Habits`),
-and a sighting on a network that is not one of them (below `resident_share` of their
-sightings, once `min_history` are known) adds no key — a team sharing a hotel's Wi-Fi
+and a sighting on a network that is not their main one (the most used, or at least
+`resident_share` of their sightings, once `min_history` are known) adds no key — a team sharing a hotel's Wi-Fi
 at an offsite is a group of visitors; a farm's laptops are at home there.
 
 Not keys: office, organisation VPN-egress and allowlisted addresses (correlation_keys
@@ -156,7 +156,7 @@ class SharedInfrastructure(Detector):
     max_state_bytes = 128  # Habits ≤ 40 bytes; the key state is bounded by 8 × this (see Members)
     params: ClassVar = {"min_employees": 3, "max_employees": 16, "venue_size": 16, "venue_factor": 0.5,
                         "size_step": 0.1, "skip_anonymized": True, "refresh_hours": 6.0,
-                        "min_history": 8, "resident_share": 0.25}
+                        "min_history": 8, "resident_share": 0.5}
 
     def __init__(self, org, params=None) -> None:
         super().__init__(org, params)
@@ -207,7 +207,8 @@ class SharedInfrastructure(Detector):
         digest = zlib.crc32(ip.encode())
         if digest not in state.nets:
             return False
-        return state.cnt[state.nets.index(digest)] >= self.p["resident_share"] * sum(state.cnt)
+        count = state.cnt[state.nets.index(digest)]
+        return count == max(state.cnt) or count >= self.p["resident_share"] * sum(state.cnt)
 
     def correlation_keys(self, event: VpnLogin | DeviceSnapshot, state: Habits | None,
                          ctx: Context) -> list[tuple[str, str]]:

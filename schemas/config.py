@@ -112,8 +112,8 @@ class DetectorConfig(_Section):
 
 class FusionConfig(_Section):
     half_life_hours: Positive = 72.0   # a signal's contribution halves every this many hours of event time
-    create_threshold: Score = 60.0     # open a case when risk reaches this
-    close_threshold: Score = 30.0      # close it when risk decays below this
+    create_threshold: Score = 50.0     # open a case when risk reaches this: two moderate independent tells
+    close_threshold: Score = 25.0      # close it when risk decays below this
     case_ttl_hours: Positive = 14 * 24 # close a case with no new evidence after this long
     location_decimals: Annotated[int, Meta(ge=0, le=6)] = 2  # coarsen lat/lon in findings (2 ≈ 1 km)
 
