@@ -129,7 +129,9 @@ class Fusion:
         band = self.band(risk)
         contributing = tuple(sorted(d for d, a in state.active.items() if self.decayed(a, now) >= 0.01))
         new_ids = tuple(i for s in signals if s.detector not in self.shadow for i in s.event_ids)
-        group = next((s.group for s in signals if s.group), None) or case.group
+        # A case keeps the group it opened with; a new one takes the group of its strongest
+        # group-linked evidence (one farm is seen through its IP, Wi-Fi and router at once).
+        group = case.group if case.open and case.group else self._strongest_group(state, now)
         if not case.open:
             if band == 0:
                 return state, []
@@ -152,6 +154,10 @@ class Fusion:
             reason = f"new detector {', '.join(newcomers)}" if newcomers else f"risk band {case.band} → {band}"
             return self._emit(state, updated, "update", employee_id, risk, now, reason)
         return replace(state, case=updated), []
+
+    def _strongest_group(self, state: FusionState, now: float) -> str | None:
+        linked = [(self.decayed(a, now), d, a.group) for d, a in state.active.items() if a.group]
+        return max(linked)[2] if linked else None
 
     def _emit(self, state: FusionState, case: Case, activity, employee_id: str, risk: float, now: float,
               reason: str) -> tuple[FusionState, list[CaseChange]]:

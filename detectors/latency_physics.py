@@ -122,7 +122,7 @@ class LatencyPhysics(Detector):
     title = "Latency physics: device out of reach of the claimed home, or a remote hand on the keyboard"
     description = __doc__
     severity = "high"
-    weight = 0.48
+    weight = 0.6
     attacks = ("T1219", "T1219.003", "T1090", "T1078")
     runbook = ("Check data.kind: for feasibility, compare the bound with the claimed home and recent logins and ask "
                "where the laptop is; for remote_human, list remote-control tools and USB/KVM devices on the host "
@@ -135,7 +135,10 @@ class LatencyPhysics(Detector):
         "margin_km": 100.0,          # geocoding error of the claimed home and of the vantage point
         "travel_kmh": 900.0,         # an older circle widens at airliner speed
         "vantage_memory_s": 12 * 3600.0,
-        "fibre_score": 0.75,         # misses the fibre bound only; 1.0 when it misses the light-in-vacuum bound too
+        # Feasibility scores stay ≤ 0.8 (× weight 0.6 = 48 < the create threshold): one impossible
+        # measurement alone, which a misconfigured vantage point could cause, never opens a case.
+        "fibre_score": 0.6,          # misses the fibre bound only
+        "light_score": 0.8,          # misses the light-in-vacuum bound too
         "travel_factor": 0.2,        # physics agrees with a recent located login: corroboration, not a lie
         "travel_window_s": 72 * 3600.0,
         "confirm_s": 3600.0,         # an infeasibility no login explains must persist this long
@@ -151,8 +154,8 @@ class LatencyPhysics(Detector):
         "min_input_samples": 5,
         "route_inflation": 2.0,
         "slow_slack_ms": 80.0,       # access network, Wi-Fi, queueing
-        "slow_score": 0.35,
-        "slow_max_score": 0.6,       # ≥ 2× the allowed RTT in ≥ 5 of the last 8 sessions
+        "slow_score": 0.3,
+        "slow_max_score": 0.5,       # ≥ 2× the allowed RTT in ≥ 5 of the last 8 sessions
     }
 
     def __init__(self, org, params=None) -> None:
@@ -334,7 +337,8 @@ class LatencyPhysics(Detector):
         vid, vantage, r, bound, age = circle
         light_miss = distance - r * LIGHT_KM_PER_RTT_MS - p["travel_kmh"] * age / 3600 - p["margin_km"]
         span = r * (LIGHT_KM_PER_RTT_MS - KM_PER_RTT_MS)
-        score = 1.0 if light_miss > 0 else p["fibre_score"] + (1 - p["fibre_score"]) * min(1.0, miss / span if span else 1.0)
+        score = p["light_score"] if light_miss > 0 else p["fibre_score"] + (p["light_score"] - p["fibre_score"]) * min(
+            1.0, miss / span if span else 1.0)
         if verdict == "agrees":
             score *= p["travel_factor"]
         place = ", ".join(filter(None, (home.city, home.country))) or f"{home.lat:.2f},{home.lon:.2f}"
