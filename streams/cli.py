@@ -13,11 +13,13 @@ from typing import Final
 
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS: Final = (
+    "telltales.streams.demo",
+    "telltales.streams.worker",
     "telltales.streams.replay",
-    "telltales.streams.schema_check",
-    "telltales.streams.topics",
     "telltales.streams.simulate",
     "telltales.streams.evaluate",
+    "telltales.streams.schema_check",
+    "telltales.streams.topics",
 )
 
 DESCRIPTION: Final = """\
