@@ -140,10 +140,13 @@ def read_lines(paths: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
 
 
 def replay(paths: list[str], config: Config, alerts: IO[bytes], dlq_out: IO[bytes] | None,
-           progress: IO[str] | None = None, engine: Engine | None = None) -> Counters:
+           progress: IO[str] | None = None, engine: Engine | None = None,
+           on_finding: Callable[[dict[str, Any]], None] | None = None) -> Counters:
     """Run every line of `paths` through the core; write findings and rejects; return the counters."""
     def emit(finding: dict[str, Any]) -> None:
         alerts.write(encode_finding(finding) + b"\n")
+        if on_finding is not None:
+            on_finding(finding)
 
     pipeline = Pipeline(config, emit=emit, engine=engine)
     decoder = Decoder(max_event_bytes=config.decode.max_event_bytes)
@@ -211,6 +214,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alerts", default="-", help="findings output file (default: stdout)")
     parser.add_argument("--dlq", help="write rejected lines as DLQ envelopes (JSONL) to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any line was rejected")
+    parser.add_argument("--metrics-out", metavar="FILE",
+                        help="write the run's Prometheus metrics (text exposition, as the worker serves) to FILE")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     parser.set_defaults(func=_run)
 
@@ -228,10 +233,19 @@ def _run(args: argparse.Namespace) -> int:
             return 2
     alerts = sys.stdout.buffer if args.alerts == "-" else open(args.alerts, "wb")  # noqa: SIM115
     dlq_out = open(args.dlq, "wb") if args.dlq else None  # noqa: SIM115
+    metrics = None
+    if args.metrics_out:
+        from .metrics import Metrics
+
+        # Fixed version, no process metrics: the same input gives the same exposition bytes.
+        metrics = Metrics.from_config(config, process=False, version=_version(), clock=lambda: 0.0)
     started = time.perf_counter()
     try:
         counters = replay(args.files, config, alerts, dlq_out, progress=None if args.quiet else sys.stderr,
-                          engine=engine)
+                          engine=engine, on_finding=metrics.finding_record if metrics is not None else None)
+        if metrics is not None:
+            metrics.record_replay(counters, config.topics)
+            Path(args.metrics_out).write_bytes(metrics.exposition())
     except OSError as exc:
         print(f"telltales replay: {exc}", file=sys.stderr)
         return 2

@@ -98,3 +98,17 @@ def test_bad_config_is_fatal_and_names_the_key(tmp_path, capsys):
     config.write_text("[fusion]\nhalf_life_hours = -1\n")
     assert main(["replay", "--config", str(config), write(tmp_path, "e.jsonl", scenario())]) == 2
     assert "bad value for `fusion.half_life_hours`" in capsys.readouterr().err
+
+
+def test_metrics_out_writes_the_workers_counters_as_a_text_exposition(tmp_path, capsys):
+    events = write(tmp_path, "events.jsonl", scenario() + [b"not json"])
+    metrics = tmp_path / "metrics.prom"
+    assert main(["replay", "--quiet", events, "--alerts", str(tmp_path / "a"), "--metrics-out", str(metrics)]) == 0
+    text = metrics.read_text()
+    assert 'telltales_events_consumed_total{outcome="accepted",topic="telemetry.vpn"} 2.0' in text
+    assert 'telltales_dlq_writes_total{code="bad_json",stage="decode"} 1.0' in text
+    assert 'telltales_signals_total{detector="ip_kvm"}' in text
+    assert 'telltales_findings_total{activity="create",severity="medium"} 1.0' in text
+    first = metrics.read_bytes()
+    main(["replay", "--quiet", events, "--alerts", str(tmp_path / "b"), "--metrics-out", str(metrics)])
+    assert metrics.read_bytes() == first
