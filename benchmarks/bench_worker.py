@@ -1,0 +1,359 @@
+"""Worker throughput (SPEC section 8): raw aiokafka, the frozen bare Faust agent and the telltales worker, one broker.
+
+    python benchmarks/bench_worker.py [--employees 1200] [--days 14] [--seed 0] [--bootstrap HOST:PORT]
+
+Starts its own local Kafka (LocalKafka) unless --bootstrap is given and writes one data
+set of single-event messages: the simulator's organisation (`telltales simulate`, fixed
+seed; 1,200 employees × 14 days ≈ 157k events), directory first, then telemetry in time
+order over the three topics, keyed by employee id. Then each consumer runs in a fresh
+process over the same messages, one after the other:
+
+(a) raw aiokafka consume + orjson.loads — the ceiling;
+(b) `baseline_faust_agent.py` — a bare per-event Faust agent with default settings;
+(c) the telltales worker — decode, all detectors, tables with changelogs, fusion, findings;
+and for reference: the baseline's pass-through work through the worker's batch flow
+(`streams/app.py`), and the same records through decode + replay's `Pipeline` in one
+process without Kafka — the ceiling the worker approaches once Kafka and Faust cost nothing.
+
+Each rate is events / (time of the last event − time of the first), measured inside the
+consumer process, so start-up and group joins are not counted. After the worker's run
+(stopped as SIGTERM stops it) the benchmark checks that every telemetry offset is committed
+and counts the employee-state changelog records. Other load on the machine shows directly
+in these numbers: compare rates from one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+def simulated(employees: int, days: int, seed: int) -> tuple[list[tuple[str, bytes, bytes]], int, str]:
+    """(event type, key, value) of the simulator's organisation, directory first; the telemetry count; its config TOML."""
+    from telltales.streams.simulate import simulate, topic_value
+
+    sim = simulate(employees=employees, days=days, seed=seed)
+    records = [(type(e).__struct_config__.tag, e.employee_id.encode(), topic_value(e)) for e in sim.employees]
+    records += [(type(e.event).__struct_config__.tag, e.event.employee_id.encode(), topic_value(e.event))
+                for e in sim.telemetry]
+    return records, len(sim.telemetry), sim.config_toml
+
+
+def with_topics(config_toml: str, bootstrap: str, prefix: str, partitions: int, app_id: str) -> str:
+    """The simulator's config with this run's broker, topic names and app id (its own [kafka]/[topics]/[worker] dropped)."""
+    import tomllib
+
+    document = tomllib.loads(config_toml)
+    for section in ("kafka", "topics", "worker"):
+        if section in document:
+            raise SystemExit(f"simulator config unexpectedly sets [{section}]")
+    names = {"vpn": "telemetry.vpn", "remote_access": "telemetry.remote_access", "device": "telemetry.device",
+             "employees": "directory.employees", "alerts": "siem.alerts", "dlq": "telltales.dlq"}
+    topics = "\n".join(f'{k} = "{prefix}{v}"' for k, v in names.items())
+    return (f'[kafka]\nbootstrap_servers = "{bootstrap}"\n[topics]\n{topics}\npartitions = {partitions}\n'
+            f'[worker]\napp_id = "{app_id}"\n\n{config_toml}')
+
+
+async def produce(bootstrap: str, topics: dict[str, str], records: list[tuple[str, bytes, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024,
+                                acks=1, enable_idempotence=False)
+    await producer.start()
+    try:
+        pending = []
+        for kind, key, value in records:
+            pending.append(await producer.send(topics[kind], value, key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def run_child(args: list[str], timeout_s: float) -> dict:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout_s,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = [line[line.index("{"):] for line in proc.stdout.splitlines() if "{" in line]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"benchmark child {args[:2]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return json.loads(lines[-1])
+
+
+# --- child: the frozen baseline ------------------------------------------------------
+
+def child_baseline(bootstrap: str, topics: list[str], events: int, timeout_s: float) -> dict:
+    sys.path.insert(0, str(HERE))
+    import faust  # noqa: F401
+    from baseline_faust_agent import create_app
+
+    progress = {"n": 0, "first": 0.0, "last": 0.0}
+    app = None
+
+    def on_event() -> None:
+        n = progress["n"] = progress["n"] + 1
+        now = time.perf_counter()
+        if n == 1:
+            progress["first"] = now
+        progress["last"] = now
+
+    app = create_app(f"bench-baseline-{uuid.uuid4().hex[:8]}", bootstrap, topics, on_event)
+    return _run_faust(app, progress, events, timeout_s, "bare Faust agent (baseline)")
+
+
+def child_batch_pass_through(bootstrap: str, topics: list[str], events: int, timeout_s: float) -> dict:
+    """The baseline's work (one JSON parse per event) through telltales' batch flow (`streams/app.py`)."""
+    import orjson
+    from telltales.streams.app import BatchApp
+
+    progress = {"n": 0, "first": 0.0, "last": 0.0}
+    app = BatchApp(f"bench-batch-{uuid.uuid4().hex[:8]}", broker=f"kafka://{bootstrap}", web_enabled=False)
+
+    @app.agent(app.batch_topic(*topics))
+    async def pass_through(stream):
+        async for batch in stream:
+            if app.current_batch_is_stale(batch):
+                app.drop(batch)
+                continue
+            if not progress["first"]:
+                progress["first"] = time.perf_counter()
+            for records in batch.records.values():
+                for record in records:
+                    orjson.loads(record.value)
+            progress["n"] += len(batch)
+            progress["last"] = time.perf_counter()
+            app.ack(batch)
+
+    result = _run_faust(app, progress, events, timeout_s, "Faust batch flow, pass-through (no detectors)")
+    result["rate"] = progress["n"] / result["seconds"] if result["seconds"] > 0 else 0.0
+    return result
+
+
+def _run_faust(app, progress: dict, events: int, timeout_s: float, name: str) -> dict:
+    from telltales.streams.worker import faust_worker
+
+    started = time.monotonic()
+
+    @app.timer(0.2)
+    async def watch() -> None:
+        if progress["n"] >= events or time.monotonic() - started > timeout_s:
+            asyncio.get_running_loop().call_soon(worker_stop)
+
+    # Faust's Worker without its spinner (which turns the root logger to DEBUG): the same for every consumer run.
+    worker = faust_worker(app, loglevel="WARNING")
+
+    def worker_stop() -> None:
+        asyncio.ensure_future(worker.stop())
+
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        pass
+    elapsed = progress["last"] - progress["first"]
+    return {"name": name, "events": progress["n"], "seconds": elapsed,
+            "rate": (progress["n"] - 1) / elapsed if elapsed > 0 else 0.0}
+
+
+def child_core(config_path: str, employees: int, days: int, seed: int) -> dict:
+    """The worker's ceiling: the same records through decode + replay's Pipeline in one process, no Kafka."""
+    from telltales.schemas.config import load
+    from telltales.schemas.decoder import Decoder
+    from telltales.schemas.events import Employee
+    from telltales.streams.replay import Pipeline
+
+    config = load(config_path)
+    records, telemetry_n, _ = simulated(employees, days, seed)
+    decoders = {t: Decoder(t) for t in ("vpn_login", "remote_session", "device_snapshot", "employee")}
+    pipeline = Pipeline(config, emit=lambda finding: None)
+    began = time.perf_counter()
+    for event_type, _, value in records:
+        event = decoders[event_type].decode(value)
+        if isinstance(event, Employee):
+            pipeline.directory(event)
+        else:
+            pipeline.telemetry(event)
+    elapsed = time.perf_counter() - began
+    return {"name": "core in-process (decode+Pipeline), no Kafka", "events": telemetry_n, "seconds": elapsed,
+            "rate": telemetry_n / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--employees", type=int, default=1_200, help="simulated employees (default 1200: ~150k events)")
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--events", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--bootstrap", help="use this broker instead of starting a LocalKafka")
+    parser.add_argument("--only", help="comma-separated subset of raw,baseline,batch,worker,core")
+    parser.add_argument("--timeout", type=float, default=240.0, help="per consumer run, seconds")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--topics", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child == "baseline":
+        print(json.dumps(child_baseline(args.bootstrap, args.topics.split(","), args.events, args.timeout)))
+        return
+    if args.child == "batch":
+        print(json.dumps(child_batch_pass_through(args.bootstrap, args.topics.split(","), args.events, args.timeout)))
+        return
+    if args.child == "core":
+        print(json.dumps(child_core(args.config, args.employees, args.days, args.seed)))
+        return
+    if args.child == "worker":
+        print(json.dumps(child_worker(args.config, args.events, args.timeout)))
+        return
+
+    broker = None
+    if args.bootstrap:
+        bootstrap = args.bootstrap
+    else:
+        sys.path.insert(0, str(HERE.parent))
+        from telltales.streams.localkafka import LocalKafka
+
+        broker = LocalKafka().start()
+        bootstrap = broker.bootstrap
+    try:
+        _bench(args, bootstrap)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _bench(args, bootstrap: str) -> None:
+    import logging
+    import tempfile
+
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader elections of the fresh topics are retried
+
+    from telltales.schemas.config import parse
+    from telltales.streams.topics import create_topics
+
+    prefix = f"b{uuid.uuid4().hex[:6]}."
+    t = time.perf_counter()
+    records, telemetry_n, sim_toml = simulated(args.employees, args.days, args.seed)
+    print(f"simulated {args.employees:,} employees x {args.days} days (seed {args.seed}) in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    toml = with_topics(sim_toml, bootstrap, prefix, args.partitions, f"bench-worker-{uuid.uuid4().hex[:8]}")
+    config = parse(toml)
+    create_topics(config)
+    kinds = {"vpn_login": config.topics.vpn, "remote_session": config.topics.remote_access,
+             "device_snapshot": config.topics.device, "employee": config.topics.employees}
+    t = time.perf_counter()
+    asyncio.run(produce(bootstrap, kinds, records))
+    size = sum(len(v) for _, _, v in records) / len(records)
+    print(f"broker {bootstrap}: wrote {len(records):,} messages ({telemetry_n:,} telemetry, "
+          f"{args.employees:,} directory records, mean {size:.0f} B) in {time.perf_counter() - t:.1f} s; "
+          f"{args.partitions} partitions per topic", flush=True)
+    telemetry_topics = ",".join(config.topics.telemetry())
+    only = set((args.only or "raw,baseline,batch,worker,core").split(","))
+    script = str(Path(__file__).resolve())
+    results = {}
+    if "raw" in only:
+        results["raw"] = run_child([str(HERE / "bench_aiokafka_raw.py"), "--bootstrap", bootstrap, "--topics",
+                                    telemetry_topics, "--events", str(telemetry_n)], args.timeout + 60)
+        _show(results["raw"])
+    if "baseline" in only:
+        results["baseline"] = run_child([script, "--child", "baseline", "--bootstrap", bootstrap, "--topics",
+                                         telemetry_topics, "--events", str(telemetry_n), "--timeout",
+                                         str(args.timeout)], args.timeout + 60)
+        _show(results["baseline"])
+    if "batch" in only:
+        results["batch"] = run_child([script, "--child", "batch", "--bootstrap", bootstrap, "--topics",
+                                      telemetry_topics, "--events", str(telemetry_n), "--timeout",
+                                      str(args.timeout)], args.timeout + 60)
+        _show(results["batch"])
+    if "worker" in only:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(toml)
+        try:
+            results["worker"] = run_child([script, "--child", "worker", "--config", f.name, "--events",
+                                           str(telemetry_n), "--timeout", str(args.timeout)], args.timeout + 60)
+        finally:
+            os.unlink(f.name)
+        _show(results["worker"])
+        print("  " + _guarantees(config), flush=True)
+    if "core" in only:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(toml)
+        try:
+            results["core"] = run_child([script, "--child", "core", "--config", f.name, "--employees",
+                                         str(args.employees), "--days", str(args.days), "--seed", str(args.seed)],
+                                        args.timeout + 60)
+        finally:
+            os.unlink(f.name)
+        _show(results["core"])
+    if "worker" in results and "baseline" in results:
+        ratio = results["worker"]["rate"] / results["baseline"]["rate"]
+        print(f"worker / baseline = {ratio:.2f}x (target >= 3x)", flush=True)
+    if "worker" in results and "core" in results:
+        print(f"worker / core in-process = {results['worker']['rate'] / results['core']['rate']:.2f}", flush=True)
+
+
+def _guarantees(config) -> str:
+    """After the worker stopped: is every telemetry offset committed, and how many changelog records were written?"""
+    from kafka import KafkaConsumer, TopicPartition
+
+    bootstrap = config.kafka.bootstrap_servers
+    group = KafkaConsumer(bootstrap_servers=bootstrap, group_id=config.worker.app_id, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(t, p) for t in config.topics.telemetry() for p in range(config.topics.partitions)]
+        ends = group.end_offsets(tps)
+        uncommitted = sum(end - (group.committed(tp) or 0) for tp, end in ends.items())
+        changelog = f"{config.worker.app_id}-employee-state-changelog"
+        cl = [TopicPartition(changelog, p) for p in range(config.topics.partitions)]
+        written = sum(group.end_offsets(cl).values())
+    finally:
+        group.close()
+    return (f"after SIGTERM-equivalent stop: {uncommitted} telemetry records uncommitted; "
+            f"{written:,} employee-state changelog records for {sum(ends.values()):,} events")
+
+
+def _show(result: dict) -> None:
+    extra = "".join(f"; {k} {v}" for k, v in result.items() if k not in ("name", "events", "seconds", "rate"))
+    print(f"{result['name']:<40} {result['events']:>9,} events in {result['seconds']:6.2f} s = "
+          f"{result['rate']:>9,.0f} events/s{extra}", flush=True)
+
+
+def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
+    from telltales.schemas.config import load
+    from telltales.streams.worker import Worker, preflight
+
+    config = load(config_path)
+    worker = Worker(config, web=False)
+    preflight(config, worker.topology)
+    progress = {"n": 0, "first": 0.0, "last": 0.0}
+    apply = worker.employee_batch
+    counters = worker.counters
+
+    async def timed(batch) -> list:
+        if not progress["first"]:
+            progress["first"] = time.perf_counter()
+        done = await apply(batch)
+        progress["last"] = time.perf_counter()
+        progress["n"] = (sum(counters.events.values()) - counters.events["employee"] + counters.duplicates
+                         + sum(counters.rejected.values()))
+        return done
+
+    worker.employee_batch = timed
+    result = _run_faust(worker.app, progress, events, timeout_s, "telltales worker (all detectors)")
+    result["rate"] = progress["n"] / result["seconds"] if result["seconds"] > 0 else 0.0
+    result["findings"] = sum(counters.findings.values())
+    result["batch"] = round(counters.records / max(1, counters.batches))
+    result["observations"] = counters.observations
+    result["detectors"] = len(worker.engine.detectors)
+    return result
+
+
+if __name__ == "__main__":
+    main()

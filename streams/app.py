@@ -1,0 +1,441 @@
+"""Batch delivery for Faust: the records of a fetch reach their agent as one value, not one Event each.
+
+Faust hands every Kafka record to its agents one at a time. Per record its consumer
+starts four tasks and an `asyncio.wait` (`Service.wait_first` around the Conductor
+callback), the Conductor builds an `Event` and queues it, the agent's `Stream` wakes for
+it (one event-loop cycle each), calls the sensors, sets the current event and acks it.
+That is ~80–150 µs of event-loop work per record whatever the agent does — a bare
+pass-through agent tops out near 10,000 records/s on one core (see
+`benchmarks/bench_worker.py`).
+
+`BatchApp` keeps everything Faust gives a worker — the consumer group and its
+assignor, table recovery from changelogs, flow control during rebalances, offset
+commits only up to what was acked, the producer flush before each commit — and changes
+only how records reach agents that subscribe to a `BatchTopic`: the consumer's drain
+loop groups each fetch's records per agent into one `Batch` (raw aiokafka records by
+topic-partition) and queues it; the agent processes it and calls `app.ack(batch)`, which
+marks every offset of the batch as processed. Offsets are therefore committed only after
+a batch is fully processed (at-least-once), an unacked in-flight batch holds a rebalance
+or shutdown until it is done (`stream_wait_empty`), and batches queued but not started
+are dropped at a rebalance and fetched again from the committed offsets. Records of every
+other topic (table changelogs during recovery, ordinary agents) take Faust's usual path.
+
+`Outbox` produces a handler's outputs and changelog records as whole aiokafka record
+batches (Faust's `send_soon` awaits once per record) and keeps every commit from passing
+a record that failed to send; `PartitionScope` lets a handler use Faust's table stores
+outside an `Event` (a store picks its partition database from the current event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import faust
+from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
+
+__all__ = ["Batch", "BatchApp", "BatchTopic", "Outbox", "PartitionScope", "key_partition"]
+
+_YIELD_EVERY: Final = 2_000  # records routed between event-loop yields on the per-message path
+
+
+class BatchTopic(faust.Topic):
+    """A topic (or several) whose agent receives `Batch` values instead of Events."""
+
+
+class _InFlight:
+    """Stands for an in-flight batch in the consumer's set of unacked messages (so `wait_empty` waits for it)."""
+
+    __slots__ = ("tp", "offset", "acked", "refcount", "__weakref__")
+
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp = tp
+        self.offset = offset
+        self.acked = False
+        self.refcount = 1
+
+    def __repr__(self) -> str:
+        return f"<batch in flight {self.tp.topic}[{self.tp.partition}]@{self.offset}>"
+
+
+class Batch:
+    """Records of one fetch for one agent: topic-partition → aiokafka `ConsumerRecord`s in offset order."""
+
+    __slots__ = ("generation", "records", "_in_flight")
+
+    def __init__(self, generation: int, records: dict[TP, list[Any]]) -> None:
+        self.generation = generation
+        self.records = records
+        first_tp = next(iter(records))
+        self._in_flight = _InFlight(first_tp, records[first_tp][0].offset)
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.records.values())
+
+    def __repr__(self) -> str:
+        return f"<Batch gen={self.generation} {len(self)} records from {len(self.records)} partitions>"
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer whose drain loop hands `BatchTopic` records over in bulk."""
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        callback = self.callback
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        topic_index = self.app.topics._topic_name_index
+        track_end = self.app.monitor.track_tp_end_offset
+        commit_every = self._commit_every
+        wait_until_producer_ebb = self.app.producer.buffer.wait_until_ebb
+        sleep = asyncio.sleep
+        since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                records, active = await self._wait_next_records(1.0)
+                await sleep(0)
+                if records is None or self.should_stop or not records:
+                    continue
+                if not self.flow_active:
+                    self.log.dev("fetch returned while flow not active: seek back to committed offsets")
+                    try:
+                        await self.perform_seek()
+                    except Exception as exc:  # noqa: BLE001 — Faust's getmany does the same
+                        self.log.warning("exception performing seek when flow not active %r", exc)
+                    continue
+                generation = self.app.consumer_generation_id
+                routed: dict[Any, dict[TP, list[Any]]] = {}
+                for tp, tp_records in records.items():
+                    if not tp_records:
+                        continue
+                    if active is not None and tp not in active and tp not in self._buffered_partitions:
+                        continue
+                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                        break
+                    channels = topic_index.get(tp.topic)
+                    target = _batch_target(channels)
+                    if target is None:
+                        # Faust's own per-message path, unchanged (table changelogs, ordinary agents).
+                        track_end(tp, self.highwater(tp))
+                        for record in tp_records:
+                            since_yield += 1
+                            if since_yield > _YIELD_EVERY:
+                                await sleep(0)
+                                since_yield = 0
+                            offset = record.offset
+                            r_offset = get_read_offset(tp)
+                            if r_offset is None or offset >= r_offset:
+                                if offset - (r_offset or 0) > 1 and r_offset and acks_enabled_for(tp.topic):
+                                    await self._add_gap(tp, r_offset + 1, offset)
+                                if commit_every is not None and self._n_acked >= commit_every:
+                                    self._n_acked = 0
+                                    await self.commit()
+                                await self.wait_first(callback(self._to_message(tp, record)),
+                                                      self.suspend_flow.wait())
+                                set_read_offset(tp, offset)
+                        continue
+                    r_offset = get_read_offset(tp)
+                    if r_offset is not None and tp_records[0].offset < r_offset:
+                        tp_records = [r for r in tp_records if r.offset >= r_offset]
+                        if not tp_records:
+                            continue
+                    if acks_enabled_for(tp.topic):
+                        await self._note_gaps(tp, r_offset, tp_records)
+                    track_end(tp, self.highwater(tp))
+                    routed.setdefault(target, {})[tp] = tp_records
+                if not routed:
+                    continue
+                if commit_every is not None and self._n_acked >= commit_every:
+                    self._n_acked = 0
+                    await self.commit()
+                await wait_until_producer_ebb()
+                for target, by_tp in routed.items():
+                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                        break
+                    batch = Batch(generation, by_tp)
+                    self._unacked_messages.add(batch._in_flight)
+                    put = target.queue.put(batch)
+                    outcome = await self.wait_first(put, self.suspend_flow.wait())
+                    if put not in outcome.done:
+                        # Rebalancing or stopping: the batch is dropped unprocessed and fetched again
+                        # from the committed offsets; it must not hold up wait_empty().
+                        self._unacked_messages.discard(batch._in_flight)
+                        break
+                    del batch  # queued: only the queue and then the agent keep it (and its in-flight marker) alive
+                    for tp, tp_records in by_tp.items():
+                        set_read_offset(tp, tp_records[-1].offset)
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _note_gaps(self, tp: TP, r_offset: int | None, tp_records: list[Any]) -> None:
+        """Record offset gaps (compaction, transaction markers) so commits can pass them, as Faust does per message."""
+        first = tp_records[0].offset
+        if r_offset and first - r_offset > 1:
+            await self._add_gap(tp, r_offset + 1, first)
+        if tp_records[-1].offset - first != len(tp_records) - 1:
+            previous = first
+            for record in tp_records[1:]:
+                if record.offset - previous > 1:
+                    await self._add_gap(tp, previous + 1, record.offset)
+                previous = record.offset
+
+    def ack_batch(self, batch: Batch) -> None:
+        """Mark every record of `batch` processed: its offsets become committable."""
+        with ack_lock:
+            in_flight = batch._in_flight
+            if in_flight.acked:
+                return
+            in_flight.acked = True
+            for tp, tp_records in batch.records.items():
+                self.ack_records(tp, tp_records)
+            self._unacked_messages.discard(in_flight)
+
+    def ack_records(self, tp: TP, tp_records: list[Any]) -> None:
+        """Mark these records of one topic-partition processed (in offset order; not necessarily a whole batch)."""
+        if not tp_records or not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        with ack_lock:
+            committed = self._committed_offset[tp]
+            first, last = tp_records[0].offset, tp_records[-1].offset
+            if committed is not None and last < committed:
+                return
+            acked_index = self._acked_index[tp]
+            if last - first == len(tp_records) - 1 and (committed is None or first >= committed) \
+                    and first not in acked_index and last not in acked_index:
+                offsets = range(first, last + 1)
+                self._acked[tp].extend(offsets)
+                acked_index.update(offsets)
+                self._n_acked += len(offsets)
+            else:
+                acked = self._acked[tp]
+                for record in tp_records:
+                    offset = record.offset
+                    if (committed is None or offset >= committed) and offset not in acked_index:
+                        acked_index.add(offset)
+                        acked.append(offset)
+                        self._n_acked += 1
+            notify(self._waiting_for_ack)
+
+    async def _commit(self, offsets: Any) -> bool:
+        # Faust flushed the producer just before; never commit past an output that failed to send.
+        outbox = getattr(self.app, "outbox", None)
+        if outbox is not None and not await outbox.settled():
+            exc = outbox.failure
+            self.log.error("not committing offsets: a record failed to send (%r); the worker stops", exc)
+            await self.crash(exc if isinstance(exc, BaseException) else RuntimeError("produce failed"))
+            return False
+        return await super()._commit(offsets)
+
+
+def _batch_target(channels: Any) -> Any:
+    """The one BatchTopic channel subscribed to a topic name, or None for Faust's per-message path."""
+    if not channels:
+        return None
+    target = None
+    for channel in channels:
+        if not isinstance(channel, BatchTopic):
+            return None
+        target = channel
+    return target
+
+
+class BatchTransport(faust_aiokafka.Transport):
+    Consumer = BatchConsumer
+
+
+class BatchApp(faust.App):
+    """A Faust app whose `BatchTopic` agents receive one `Batch` per fetch; everything else is stock Faust."""
+
+    outbox: Outbox | None = None  # set by the user of the app; checked before each offset commit
+
+    def _new_transport(self) -> BatchTransport:
+        url = self.conf.broker_consumer[0]
+        if url.scheme not in ("kafka", "aiokafka"):
+            raise ValueError(f"BatchApp needs the aiokafka transport (kafka://), not {url.scheme}://")
+        return BatchTransport(self.conf.broker_consumer, self)
+
+    def batch_topic(self, *topics: str, maxsize: int = 2, **kwargs: Any) -> BatchTopic:
+        """A raw-bytes topic for a batch agent; `maxsize` batches may wait in its queue (back-pressure beyond)."""
+        return BatchTopic(self, topics=list(topics), key_serializer="raw", value_serializer="raw",
+                          maxsize=maxsize, **kwargs)
+
+    def ack(self, batch: Batch) -> None:
+        """Every record of `batch` is processed: its offsets may be committed."""
+        self.consumer.ack_batch(batch)
+
+    def drop(self, batch: Batch) -> None:
+        """Give up `batch` unprocessed (stale after a rebalance): nothing is acked; it is fetched again."""
+        self.consumer._unacked_messages.discard(batch._in_flight)
+
+    def ack_records(self, tp: TP, records: list[Any]) -> None:
+        """Some records of a batch are processed (a handler that buffers records across batches acks as it goes)."""
+        self.consumer.ack_records(tp, records)
+
+    def release(self, batch: Batch) -> None:
+        """The handler is done with `batch` for now: records of it not acked stay uncommitted, and no longer hold
+        up a rebalance or shutdown (which leave them to be fetched again)."""
+        self.consumer._unacked_messages.discard(batch._in_flight)
+
+    def current_batch_is_stale(self, batch: Batch) -> bool:
+        """A batch fetched before the latest rebalance: skip it unacked (it is fetched again)."""
+        return batch.generation != self.consumer_generation_id or not self.flow_control.is_active()
+
+
+class _PartitionEvent:
+    """The minimum of an Event that Faust's stores read (`message.partition`) to pick a partition's database."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _PartitionMessage(topic, partition)
+
+
+class _PartitionMessage:
+    __slots__ = ("topic", "partition", "tp")
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.tp = TP(topic, partition)
+
+
+class PartitionScope:
+    """Table reads and store writes for one source partition from a batch handler (which has no current Event).
+
+    Faust's stores pick a partition's database from the current event's partition
+    (RocksDB); inside `partition(topic, p)` a stand-in event says `p`.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, int], _PartitionEvent] = {}
+
+    @contextmanager
+    def partition(self, topic: str, partition: int) -> Iterator[None]:
+        key = (topic, partition)
+        event = self._events.get(key)
+        if event is None:
+            event = self._events[key] = _PartitionEvent(topic, partition)
+        token = _current_event.set(weakref.ref(event))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+
+class Outbox:
+    """Records to produce, grouped per topic-partition and handed to aiokafka as whole record batches.
+
+    Faust's `Topic.send_soon` (and a table's changelog write) queues each record for a
+    background task that produces it with one `await` per record; a batch handler's
+    outputs and changelog records instead go into aiokafka `BatchBuilder`s, one per
+    topic-partition, enqueued together by `flush()`. A handler must `await flush()` before
+    it acks the batch that produced them: Faust's commit flushes the producer before it
+    commits offsets, so outputs and changelogs are durable before their inputs count as
+    done. A record that fails to send stops every later commit (`settled()`), and the
+    worker crashes instead of committing past it.
+    """
+
+    def __init__(self, app: faust.App, partitions: dict[str, int]) -> None:
+        self.app = app
+        self.partitions = partitions  # topic → partition count, for records partitioned by key
+        self._pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+        self._changelogs: dict[str, Any] = {}  # changelog topic → table (for persisted offsets)
+        self._in_flight: list[asyncio.Future] = []
+        self.failure: BaseException | None = None
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
+        """Queue a record; without `partition` it goes where Kafka's default partitioner puts `key` (murmur2)."""
+        if partition is None:
+            partition = key_partition(key, self.partitions[topic]) if key is not None else 0
+        pending = self._pending.get((topic, partition))
+        if pending is None:
+            pending = self._pending[(topic, partition)] = []
+        pending.append((key, value))
+
+    def changelog(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
+        """Write a table's store (None deletes) and queue the changelog record (None: a tombstone)."""
+        if value is None:
+            table.data.pop(key, None)
+        else:
+            table.data[key] = value
+        topic = table.changelog_topic.get_topic_name()
+        self._changelogs[topic] = table
+        self.send(topic, key, value, partition)
+
+    def __len__(self) -> int:
+        return sum(len(records) for records in self._pending.values())
+
+    async def flush(self) -> None:
+        """Enqueue everything queued so far with the producer (delivery is awaited by the next commit)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        producer = self.app.producer._ensure_producer()
+        for (topic, partition), records in pending.items():
+            batch = producer.create_batch()
+            count = 0
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full: the first always fits
+                    await self._submit(producer, batch, topic, partition, count)
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+                    count = 0
+                count += 1
+            await self._submit(producer, batch, topic, partition, count)
+        self._in_flight = [f for f in self._in_flight if not f.done()]
+
+    async def _submit(self, producer: Any, batch: Any, topic: str, partition: int, count: int) -> None:
+        future = await producer.send_batch(batch, topic, partition=partition)
+        table = self._changelogs.get(topic)
+        future.add_done_callback(lambda f: self._sent(f, table, count))
+        self._in_flight.append(future)
+
+    def _sent(self, future: asyncio.Future, table: Any, count: int) -> None:
+        if future.cancelled():
+            self.failure = self.failure or asyncio.CancelledError("a produce request was cancelled")
+            return
+        exc = future.exception()
+        if exc is not None:
+            self.failure = self.failure or exc
+            return
+        if table is not None:  # what Table._on_changelog_sent does per record, once per batch
+            metadata = future.result()
+            table.data.set_persisted_offset(TP(metadata.topic, metadata.partition), metadata.offset + count - 1)
+
+    async def settled(self) -> bool:
+        """Wait for every record enqueued so far; False when any failed to send."""
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            self._in_flight = [f for f in self._in_flight if not f.done()]
+        return self.failure is None
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java client, aiokafka, kafka-python) gives `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -1,0 +1,926 @@
+"""`telltales worker`: the detection core on Kafka — Faust agents, tables and topics around `Engine`. No detection logic.
+
+Topology (P = `topics.partitions`; every topic below has P partitions, so one worker owns
+the same partition numbers of all of them; keys are raw UTF-8 bytes):
+
+    telemetry.vpn ─┐
+    telemetry.remote_access ─┤                      ┌─ table employee-state  (employee id → Engine.encode_state)
+    telemetry.device ─┤ agent "employees"  ────────┼─ table directory       (employee id → employee record JSON)
+    directory.employees ─┤  decode, observe, fuse    └─ table open-cases      (employee id → partition)
+    <app>-signals ─┘       │        │         │
+                           │        │         └─► siem.alerts (OCSF findings, key employee id) · telltales.dlq
+                           │        └─ KeyObservations, one message per key value per batch
+                           ▼
+              <app>-keys-<kind> (one repartition topic per correlation key kind, key = the key value)
+                           │ agent "keys": Engine.correlate ── table keys-<kind> (detector␟value → key state)
+                           └─► <app>-signals (key = the addressed employee id) ─► back to agent "employees"
+
+Both agents receive whole fetches (`telltales.streams.app.BatchApp`): per batch and
+partition, each employee's state is decoded once, every event of the batch is applied,
+and the state is written once (one changelog record per employee per batch); offsets are
+acked only after the batch is fully processed, so commits never pass unprocessed
+records. A timer sweeps open cases (decay, TTL) on the worker's event-time clock.
+
+Processing order — what may differ from a file, and what that changes:
+
+- Per employee, records of one topic are processed in offset order; records of the three
+  telemetry topics and of the signals topic that arrive in one fetch are merged by Kafka
+  timestamp, so events produced in time order are applied in time order (a file's order).
+- Directory after telemetry: after every (re)assignment, a partition's telemetry and
+  signals wait (unacked, at most `DIRECTORY_WAIT_S`) until its directory partition has
+  been read to its end, so every record already in the directory is known before the
+  first event is scored, whichever topic the fetcher serves first. A record produced
+  later applies from then on, as it would later in a file.
+- Cross-employee signals arrive later than in replay (a repartition round trip: during
+  catch-up, a batch or two of the employee's own events later in event time), and a key's
+  observations arrive interleaved across partitions rather than in file order. Signals
+  keep their grouping (one group per source event, fused one group at a time, as replay
+  fuses them) and fusion evaluates each group at its own event time, so the case that
+  results does not depend on the delay. It can still differ where the outcome hinges on
+  event order itself — e.g. which member completes a farm group first, if that decides a
+  borderline risk.
+- Closing: before new evidence is fused into an open case, the case is swept at that
+  evidence's time, so a case whose risk decayed below the close threshold closes before
+  the new evidence lands, whether or not a timer sweep happened to run in between (decay
+  is monotone: sweeping earlier or later between two pieces of evidence decides the same).
+  The timer sweeps at the low watermark — the oldest newest-event-time among this
+  worker's input partitions that still have unread records, the newest of all once caught
+  up — so a case is never decayed past evidence not yet processed. Which intermediate
+  band changes get an Update record depends on when sweeps run; the case states do not.
+- Duplicates change nothing: `Engine.observe` remembers recent event ids per employee
+  (a redelivery after a crash is a no-op), table writes are whole values, and findings are
+  deterministic (case uids from employee id and case number).
+- Records whose key is not the event's `employee_id`, and any input the decoder refuses,
+  go to the DLQ (SPEC section 5) and the stream goes on. A detector that raises is
+  isolated by the engine; the worker counts it per detector and logs its first error
+  with context. A record the worker itself fails on goes to the DLQ (stage `detector`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import heapq
+import logging
+import sys
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+from faust.exceptions import ImproperlyConfigured
+
+from telltales.detectors import registry
+from telltales.detectors.base import KEY_KINDS, KeyObservation, Signal
+from telltales.detectors.engine import EmployeeState, Engine
+from telltales.detectors.fusion import CaseChange
+from telltales.detectors.ocsf import FindingBuilder, encode_finding
+from telltales.schemas import dlq
+from telltales.schemas.config import Config, ConfigError, load
+from telltales.schemas.decoder import Decoder
+from telltales.schemas.events import Employee
+from telltales.schemas.rejections import Rejection
+
+from .app import Batch, BatchApp, Outbox, PartitionScope, key_partition
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_WAIT_S: Final = 10.0  # longest a partition's telemetry waits for its directory partition after assignment
+TOPIC_WAIT_S: Final = 1.0  # longest buffered telemetry waits for a telemetry topic with unread records to deliver
+BUFFER_MAX: Final = 50_000  # buffered records of one partition beyond which it is applied without waiting
+SWEEP_INTERVAL_S: Final = 1.0   # wall-clock period of the sweep timer
+MAX_POLL_RECORDS: Final = 5_000  # records per fetch (one batch): bounds a batch's latency and memory
+DIRECTORY_CACHE: Final = 65_536  # decoded directory records kept in memory
+STATE_CACHE: Final = 20_000  # decoded employee states kept between batches (the table holds them all, encoded)
+KEY_SEPARATOR: Final = b"\x1f"
+
+_SIGNAL_GROUPS = msgspec.msgpack.Decoder(list[list[Signal]])  # one group per source event, fused one by one
+_OBSERVATIONS = msgspec.msgpack.Decoder(list[KeyObservation])
+_ENCODE = msgspec.msgpack.Encoder().encode
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Every topic and table name the worker uses, from the config."""
+
+    telemetry: dict[str, str]  # topic → event type
+    directory: str
+    alerts: str
+    dlq: str
+    signals: str
+    keys: dict[str, str]  # key kind → repartition topic
+    partitions: int
+
+    @classmethod
+    def from_config(cls, config: Config, key_kinds: list[str]) -> Topology:
+        app_id = config.worker.app_id
+        return cls(telemetry=config.topics.telemetry(), directory=config.topics.employees,
+                   alerts=config.topics.alerts, dlq=config.topics.dlq, signals=f"{app_id}-signals",
+                   keys={kind: f"{app_id}-keys-{kind}" for kind in key_kinds},
+                   partitions=config.topics.partitions)
+
+    def internal(self) -> list[str]:
+        """Topics the worker creates itself (tables' changelogs are created by Faust)."""
+        return [self.signals, *self.keys.values()]
+
+
+@dataclass
+class WorkerCounters:
+    records: int = 0
+    batches: int = 0
+    events: Counter = field(default_factory=Counter)          # event type → applied
+    rejected: Counter = field(default_factory=Counter)        # rejection code → count
+    duplicates: int = 0
+    signals: Counter = field(default_factory=Counter)         # detector → signals fused
+    findings: Counter = field(default_factory=Counter)        # activity → records
+    detector_errors: Counter = field(default_factory=Counter)  # detector → errors (isolated by the engine)
+    internal_errors: Counter = field(default_factory=Counter)  # exception type → records the worker failed on
+    observations: int = 0
+    sweeps: int = 0
+    misplaced: int = 0  # records on a partition their key does not hash to (producer not using murmur2)
+    unordered: int = 0  # times buffered telemetry was applied without waiting for a silent topic (TOPIC_WAIT_S)
+
+
+class Worker:
+    """The Faust app, its tables and agents, wired to one `Engine`."""
+
+    def __init__(self, config: Config, *, engine: Engine | None = None, web: bool = True,
+                 loglevel: str = "WARNING") -> None:
+        self.config = config
+        self.serve_metrics = web  # /metrics goes with the web server (tests and benchmarks run without either)
+        self.engine = engine or Engine(config)
+        kinds = sorted({kind for d in self.engine.correlators for kind in d.key_kinds},
+                       key=lambda k: (KEY_KINDS.index(k) if k in KEY_KINDS else len(KEY_KINDS), k))
+        self.topology = Topology.from_config(config, kinds)
+        from .replay import _version
+
+        detectors = {**registry.discover(), **{d.id: d for d in self.engine.detectors}}
+        self.builder = FindingBuilder(detectors, self.engine.fusion, product_version=_version(),
+                                      location_decimals=config.fusion.location_decimals)
+        self.counters = WorkerCounters()
+        self.metrics = Metrics.from_config(config, internal=self.topology.internal())
+        self._evidence_time: float | None = None  # Kafka timestamp (s) of the record being applied, for latency
+        self.loglevel = loglevel
+        self.app = _make_app(config, self.topology, web=web)
+        self.app.conf  # noqa: B018 — Faust checks its settings lazily; a bad value must fail here, in one line
+        self.scope = PartitionScope()
+        self.outbox = self.app.outbox = Outbox(self.app, {name: self.topology.partitions for name in (
+            self.topology.alerts, self.topology.dlq, self.topology.signals, *self.topology.keys.values())})
+        self._decoders = {topic: Decoder(event_type, max_event_bytes=config.decode.max_event_bytes)
+                          for topic, event_type in self.topology.telemetry.items()}
+        self._directory_decoder = Decoder("employee", max_event_bytes=config.decode.max_event_bytes)
+        self._kind_of = {topic: kind for kind, topic in self.topology.keys.items()}
+        self._directory_cache: dict[str, Employee | None] = {}
+        self._state_cache: dict[str, EmployeeState] = {}  # the table's latest values, decoded; cleared on rebalance
+        self._logged_errors: set[str] = set()
+        # Per consumer generation: which partitions may be processed, what waits for its directory.
+        self._generation = -1
+        self._ready: set[int] = set()
+        self._assigned_at = 0.0
+        self._pending: dict[int, _Pending] = {}  # partition → telemetry and signals fetched, not yet applied
+        self._received_next: dict[Any, int] = {}  # topic-partition → offset after the last record the agents got
+        self._tps_of: dict[int, list[Any]] = {}
+        self._topic_rank = {topic: rank for rank, topic in enumerate(self.topology.telemetry)}
+        # Event-time clock: newest event time per input partition, the last sweep's time.
+        self._newest: dict[Any, float] = {}
+        self._swept_at = 0.0
+        self._farm_cases = (0, 0)  # open cases linked to a laptop farm, distinct farm groups (as of the last sweep)
+        self._define(self.app)
+
+    # Faust wiring -------------------------------------------------------------------------
+    def _define(self, app: BatchApp) -> None:
+        t = self.topology
+        table = dict(partitions=t.partitions, key_type=bytes, value_type=bytes, default=None)
+        self.states = app.Table("employee-state", help="Engine state per employee (msgpack)", **table)
+        self.directory = app.Table("directory", help="Directory record per employee (JSON)", **table)
+        self.open_cases = app.Table("open-cases", help="Employees with an open case → partition", **table)
+        self.key_tables = {kind: app.Table(f"keys-{kind}", help=f"Correlation state per {kind} value", **table)
+                           for kind in t.keys}
+        employee_side = app.batch_topic(*t.telemetry, t.directory, t.signals)
+        app.agent(employee_side, name="telltales.employees")(self._employees_agent)
+        if t.keys:
+            app.agent(app.batch_topic(*t.keys.values()), name="telltales.keys")(self._keys_agent)
+        app.timer(SWEEP_INTERVAL_S, name="telltales.sweep")(self._sweep_timer)
+
+    async def _employees_agent(self, stream) -> None:
+        async for batch in stream:
+            if self.app.current_batch_is_stale(batch):
+                self.app.drop(batch)
+                continue
+            processed = await self.employee_batch(batch)
+            await self.outbox.flush()  # outputs and changelogs enqueued before their inputs are acked
+            self._ack(processed)
+            self.app.release(batch)  # records still buffered stay uncommitted until they are processed
+
+    async def _keys_agent(self, stream) -> None:
+        async for batch in stream:
+            if self.app.current_batch_is_stale(batch):
+                self.app.drop(batch)
+                continue
+            self.key_batch(batch)
+            await self.outbox.flush()
+            self.app.ack(batch)
+
+    async def _sweep_timer(self) -> None:
+        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
+            return
+        self._new_generation_check()
+        processed = []
+        for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
+            processed += self._drain(partition)
+        now = self._watermark()
+        if now > self._swept_at:
+            self.sweep(now)
+        self._gauges()
+        await self.outbox.flush()
+        self._ack(processed)
+
+    def _ack(self, processed: list[tuple[Any, list[Any]]]) -> None:
+        ack = self.app.ack_records
+        for tp, records in processed:
+            ack(tp, records)
+
+    # The employee side ----------------------------------------------------------------------
+    async def employee_batch(self, batch: Batch) -> list[tuple[Any, list[Any]]]:
+        """Take one fetch of telemetry, directory records and returned signals; apply what may be applied now.
+
+        Returns the records processed (per topic-partition, for the caller to ack after it
+        flushed the outbox). Telemetry waits in per-partition buffers until it can be merged
+        across topics in timestamp order (`_drain`). Each partition is applied without a
+        pause (no other task sees half-written state); between partitions the event loop
+        runs other tasks (timers, the web server).
+        """
+        self._new_generation_check(batch.generation)
+        self.counters.batches += 1
+        directory_topic, signals_topic = self.topology.directory, self.topology.signals
+        processed: list[tuple[Any, list[Any]]] = []
+        touched: set[int] = set()
+        received = self._received_next
+        for tp, records in batch.records.items():
+            self.counters.records += len(records)
+            received[tp] = records[-1].offset + 1
+            if tp.topic == directory_topic:
+                with self.scope.partition(tp.topic, tp.partition):
+                    for record in records:
+                        try:
+                            self._directory_record(tp, record)
+                        except Exception as exc:  # noqa: BLE001 — a bug must cost one record, not the stream
+                            self._internal_error(tp, record, exc)
+                processed.append((tp, records))
+                continue
+            pending = self._pending.get(tp.partition)
+            if pending is None:
+                pending = self._pending[tp.partition] = _Pending()
+            if tp.topic == signals_topic:
+                pending.signals.extend((tp, record) for record in records)
+            else:
+                self._check_partitioning(tp, records[0])
+                queue = pending.telemetry.get(tp)
+                if queue is None:
+                    queue = pending.telemetry[tp] = deque()
+                queue.extend(records)
+                pending.size += len(records)
+            touched.add(tp.partition)
+        for partition in sorted(touched):
+            processed += self._drain(partition)
+            await asyncio.sleep(0)
+        return processed
+
+    def _drain(self, partition: int) -> list[tuple[Any, list[Any]]]:
+        """Apply what one partition can apply now; return the records applied, per topic-partition.
+
+        Telemetry goes in Kafka-timestamp order across the three topics (ties in topic
+        order): the earliest buffered record is applied only while every telemetry
+        partition that may still hold unread records has one buffered, so a record fetched
+        later cannot turn out to be earlier — the order a producer wrote them in, whichever
+        topic the fetcher served first. A partition waits at most `TOPIC_WAIT_S` for a silent
+        topic (or until `BUFFER_MAX` records are waiting). Returned signals follow, in
+        offset order. Nothing is applied before the directory partition has been read
+        (after an assignment).
+        """
+        pending = self._pending.get(partition)
+        if pending is None:
+            return []
+        if partition not in self._ready and not self._directory_caught_up(partition):
+            return []
+        items = self._in_time_order(partition, pending)
+        if pending.signals:
+            items += pending.signals
+            pending.signals = []
+        if not pending.size and not pending.signals:
+            del self._pending[partition]
+        if not items:
+            return []
+        self._process_partition(partition, items)
+        by_tp: dict[Any, list[Any]] = {}
+        for tp, record in items:
+            group = by_tp.get(tp)
+            if group is None:
+                group = by_tp[tp] = []
+            group.append(record)
+        return list(by_tp.items())
+
+    def _in_time_order(self, partition: int, pending: _Pending) -> list[tuple[Any, Any]]:
+        queues = pending.telemetry
+        if not pending.size:
+            return []
+        # Telemetry partitions with records not received yet: their next timestamp is unknown.
+        open_tps = {tp for tp in self._telemetry_tps(partition) if not self._caught_up(tp)}
+        now = time.monotonic()
+        force = pending.size >= BUFFER_MAX or (
+            pending.blocked_since is not None and now - pending.blocked_since >= TOPIC_WAIT_S)
+        if force and any(not queues.get(tp) for tp in open_tps):
+            self.counters.unordered += 1
+            if "unordered" not in self._logged_errors:
+                self._logged_errors.add("unordered")
+                log.warning("partition %d: applying %d buffered records without waiting further for %s (silent "
+                            "for %.1f s or %d records buffered): events of these topics may be applied out of "
+                            "timestamp order; further occurrences are only counted", partition, pending.size,
+                            ", ".join(sorted(tp.topic for tp in open_tps if not queues.get(tp))),
+                            now - (pending.blocked_since or now), pending.size)
+        heap = [(queue[0].timestamp, self._topic_rank[tp.topic], tp) for tp, queue in queues.items() if queue]
+        heapq.heapify(heap)
+        out = []
+        while heap:
+            if not force and any(not queues.get(tp) for tp in open_tps):
+                break
+            _, rank, tp = heapq.heappop(heap)
+            queue = queues[tp]
+            out.append((tp, queue.popleft()))
+            if queue:
+                heapq.heappush(heap, (queue[0].timestamp, rank, tp))
+        pending.size -= len(out)
+        # Waiting means no progress: the clock restarts whenever something could be applied.
+        pending.blocked_since = None if not pending.size else now if out else (pending.blocked_since or now)
+        return out
+
+    def _caught_up(self, tp) -> bool:
+        """Has this worker received every record of `tp` up to its high watermark at the last fetch?
+
+        Counted from what reached the agents, not from the consumer's position: the consumer
+        runs ahead by the batches queued for the agents.
+        """
+        highwater = self.app.consumer.highwater(tp)
+        if highwater is None:
+            return False
+        received = self._received_next.get(tp)
+        if received is None:  # nothing yet in this assignment: it starts at the committed offset
+            received = self.app.consumer._committed_offset[tp] or 0
+        return received >= highwater
+
+    def _telemetry_tps(self, partition: int) -> list[Any]:
+        tps = self._tps_of.get(partition)
+        if tps is None:
+            from faust.types import TP
+
+            tps = self._tps_of[partition] = [TP(topic, partition) for topic in self.topology.telemetry]
+        return tps
+
+    def _check_partitioning(self, tp, record) -> None:
+        """Cross-employee signals reach an employee's partition by Kafka's default partitioner: warn if producers differ."""
+        if record.key is None or key_partition(record.key, self.topology.partitions) == tp.partition:
+            return
+        self.counters.misplaced += 1
+        if "misplaced" not in self._logged_errors:
+            self._logged_errors.add("misplaced")
+            log.warning("%s[%d] holds key %r, which Kafka's default partitioner (murmur2) puts in partition %d: "
+                        "producers must partition telemetry by murmur2 of the raw key (librdkafka clients: "
+                        "partitioner=murmur2_random), or cross-employee signals miss these employees' state",
+                        tp.topic, tp.partition, record.key, key_partition(record.key, self.topology.partitions))
+
+    def _directory_caught_up(self, partition: int) -> bool:
+        from faust.types import TP
+
+        if self._caught_up(TP(self.topology.directory, partition)) or \
+                time.monotonic() - self._assigned_at > DIRECTORY_WAIT_S:
+            self._ready.add(partition)
+            return True
+        return False
+
+    def _new_generation_check(self, generation: int | None = None) -> None:
+        generation = self.app.consumer_generation_id if generation is None else generation
+        if generation == self._generation:
+            return
+        # A rebalance: buffered records were not acked; they are fetched again from the committed offsets.
+        self._pending.clear()
+        self._received_next.clear()
+        self._ready.clear()
+        self._directory_cache.clear()
+        self._state_cache.clear()
+        self._newest.clear()
+        self._generation = generation
+        self._assigned_at = time.monotonic()
+
+    def _directory_record(self, tp, record) -> None:
+        key = record.key
+        if record.value is None:  # tombstone: the employee is erased
+            if key is not None:
+                self.outbox.changelog(self.directory, tp.partition, key, None)
+                self._directory_cache.pop(key.decode("utf-8", "replace"), None)
+            return
+        event = self._directory_decoder.decode(record.value)
+        if isinstance(event, Rejection):
+            self._reject(tp, record, event)
+            return
+        if key is None or key != event.employee_id.encode():
+            self._reject(tp, record, _key_mismatch(key, event.employee_id))
+            return
+        self.outbox.changelog(self.directory, tp.partition, key, record.value)
+        self._directory_cache[event.employee_id] = event
+        self.counters.events["employee"] += 1
+        self.metrics.event(tp.topic, "accepted")
+
+    def _employee(self, employee_id: str) -> Employee | None:
+        cache = self._directory_cache
+        if employee_id in cache:
+            return cache[employee_id]
+        raw = self.directory.data.get(employee_id.encode())
+        record = self._directory_decoder.decode(raw) if raw is not None else None
+        if isinstance(record, Rejection):  # stored records were valid when written
+            record = None
+        if len(cache) >= DIRECTORY_CACHE:
+            cache.clear()
+        cache[employee_id] = record
+        return record
+
+    def _process_partition(self, partition: int, items: list[tuple[Any, Any]]) -> None:
+        work = _Work(self, partition)
+        signals_topic = self.topology.signals
+        newest = self._newest
+        with self.scope.partition(self.topology.directory, partition):
+            import os as _os
+            _dbg = _os.environ.get("TT_TRACE")
+            for tp, record in items:
+                if _dbg and record.key == _dbg.encode():
+                    log.warning("TRACE %s %s %s %s", tp.topic, record.offset, record.timestamp, record.value)
+                self._evidence_time = record.timestamp / 1000.0 if record.timestamp is not None else None
+                try:
+                    when = work.signals(tp, record) if tp.topic == signals_topic else work.telemetry(tp, record)
+                except Exception as exc:  # noqa: BLE001 — a bug must cost one record, not the stream
+                    self._internal_error(tp, record, exc)
+                    continue
+                if when is not None and when > newest.get(tp, 0.0):
+                    newest[tp] = when
+            self._evidence_time = None
+            work.flush()
+
+    # The key side ---------------------------------------------------------------------------
+    def key_batch(self, batch: Batch) -> None:
+        """Fold one fetch of key observations into key states; send the signals to their employees."""
+        engine = self.engine
+        newest = self._newest
+        outgoing: dict[str, list[list[Signal]]] = defaultdict(list)
+        for tp, records in batch.records.items():
+            self._received_next[tp] = records[-1].offset + 1
+            kind = self._kind_of[tp.topic]
+            table = self.key_tables[kind]
+            states: dict[bytes, Any] = {}
+            dirty: set[bytes] = set()
+            with self.scope.partition(tp.topic, tp.partition):
+                for record in records:
+                    try:
+                        for observation in _OBSERVATIONS.decode(record.value):
+                            key = observation.detector.encode() + KEY_SEPARATOR + observation.value.encode()
+                            if key in states:
+                                state = states[key]
+                            else:
+                                raw = table.data.get(key)
+                                state = engine.decode_key_state(observation.detector, raw) if raw is not None \
+                                    else None
+                            state, signals, errors = engine.correlate(observation, state)
+                            states[key] = state
+                            dirty.add(key)
+                            if observation.time > newest.get(tp, 0.0):
+                                newest[tp] = observation.time
+                            if errors:
+                                self._detector_errors(errors, tp, record, observation.employee_id,
+                                                      observation.event_id)
+                            if signals:
+                                _group_by_employee(signals, outgoing)
+                    except Exception as exc:  # noqa: BLE001 — a bug must cost one record, not the stream
+                        self._internal_error(tp, record, exc)
+                self.metrics.event(tp.topic, "accepted", len(records))
+                for key in dirty:
+                    state = states[key]
+                    if state is not None:
+                        self.outbox.changelog(table, tp.partition, key, engine.encode_key_state(state))
+        for employee_id, groups in outgoing.items():
+            self.outbox.send(self.topology.signals, employee_id.encode(), _ENCODE(groups))
+
+    # Sweep ----------------------------------------------------------------------------------
+    def _watermark(self) -> float:
+        """The event time up to which every input partition of this worker has been read."""
+        lagging = []
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic in self.topology.telemetry or tp.topic == self.topology.signals \
+                    or tp.topic in self._kind_of:
+                if not self._caught_up(tp):
+                    lagging.append(self._newest.get(tp))
+        for partition, pending in self._pending.items():
+            for tp, queue in pending.telemetry.items():
+                if queue:
+                    lagging.append(self._newest.get(tp))
+        if any(v is None for v in lagging):
+            return self._swept_at
+        if lagging:
+            return max(self._swept_at, min(lagging))
+        return max(self._swept_at, max(self._newest.values(), default=0.0))
+
+    def sweep(self, now: float) -> None:
+        """Let open cases decay or expire at event time `now`."""
+        self._swept_at = now
+        self.counters.sweeps += 1
+        farm_cases, farm_groups = 0, set()
+        engine = self.engine
+        assigned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.topology.directory}
+        by_partition: dict[int, list[bytes]] = defaultdict(list)
+        for key, value in list(self.open_cases.data.items()):
+            partition = int(value)
+            if partition in assigned:
+                by_partition[partition].append(key)
+        for partition, keys in sorted(by_partition.items()):
+            with self.scope.partition(self.topology.directory, partition):
+                for key in sorted(keys):
+                    raw = self.states.data.get(key)
+                    if raw is None:
+                        self.outbox.changelog(self.open_cases, partition, key, None)
+                        continue
+                    employee_id = key.decode()
+                    state = self._state_cache.get(employee_id) or engine.decode_state(raw)
+                    new, changes = engine.sweep(state, now, employee_id)
+                    if new is not state:
+                        self.outbox.changelog(self.states, partition, key, engine.encode_state(new))
+                        self._remember_state(employee_id, new)
+                    self._publish(changes, partition)
+                    case = new.fusion.case
+                    if case.open and case.group:
+                        farm_cases += 1
+                        farm_groups.add(case.group)
+        self._farm_cases = (farm_cases, len(farm_groups))
+
+    def _gauges(self) -> None:
+        """Lag, open cases, table sizes: cheap enough to set every tick."""
+        consumer = self.app.consumer
+        lag: Counter = Counter()
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag[tp.topic] += max(0, highwater - (consumer._committed_offset[tp] or 0))
+        for topic in (*self.topology.telemetry, self.topology.directory, *self.topology.internal()):
+            self.metrics.lag(topic, lag[topic])
+        self.metrics.cases(len(self.open_cases.data), *self._farm_cases)
+        self.metrics.employees(len(self.states.data))
+        for name, table in (("employee-state", self.states), ("directory", self.directory),
+                            ("open-cases", self.open_cases), *((f"keys-{k}", t) for k, t in self.key_tables.items())):
+            self.metrics.table(name, len(table.data))
+
+    def _remember_state(self, employee_id: str, state: EmployeeState) -> None:
+        cache = self._state_cache
+        cache.pop(employee_id, None)
+        cache[employee_id] = state  # newest last: the oldest go first when the cache is full
+        if len(cache) > STATE_CACHE:
+            for stale in list(cache)[: len(cache) // 4]:
+                del cache[stale]
+
+    # Outputs --------------------------------------------------------------------------------
+    def _publish(self, changes: list[CaseChange], partition: int) -> None:
+        for change in changes:
+            key = change.employee_id.encode()
+            if change.case.open:
+                if change.activity == "create":
+                    self.outbox.changelog(self.open_cases, partition, key, str(partition).encode())
+            else:
+                self.outbox.changelog(self.open_cases, partition, key, None)
+            self.counters.findings[change.activity] += 1
+            finding = self.builder.build(change)
+            self.outbox.send(self.topology.alerts, key, encode_finding(finding))
+            self.metrics.finding_record(finding)
+            if self._evidence_time is not None:
+                self.metrics.latency(time.time() - self._evidence_time)
+
+    def _reject(self, tp, record, rejection: Rejection, stage: str = "decode") -> None:
+        self.counters.rejected[rejection.code] += 1
+        self.metrics.event(tp.topic, "rejected")
+        self.metrics.dlq(rejection.code, stage)
+        source = dlq.KafkaSource(topic=tp.topic, partition=tp.partition, offset=record.offset,
+                                 key=dlq.decode_key(record.key))
+        envelope = dlq.envelope(record.value if record.value is not None else b"", rejection, source, stage=stage,
+                                time=_now_rfc3339(), max_original_bytes=self.config.dlq.max_original_bytes)
+        self.outbox.send(self.topology.dlq, record.key, dlq.encode(envelope), tp.partition)
+
+    def _internal_error(self, tp, record, exc: Exception) -> None:
+        """The worker itself failed on one record: DLQ it with the reason, count it, log the first of each kind."""
+        kind = type(exc).__name__
+        self.counters.internal_errors[kind] += 1
+        if kind not in self._logged_errors:
+            self._logged_errors.add(kind)
+            log.exception("worker error on %s[%d]@%d (record sent to the DLQ; further %s errors are only counted)",
+                          tp.topic, tp.partition, record.offset, kind)
+        self._reject(tp, record, Rejection("detector_error", "", f"worker error: {kind}: {exc}"), stage="detector")
+
+    def _detector_errors(self, errors, tp, record, employee_id: str, event_id: str | None) -> None:
+        for error in errors:
+            self.counters.detector_errors[error.detector] += 1
+            self.metrics.detector_error(error.detector)
+            if error.detector not in self._logged_errors:
+                self._logged_errors.add(error.detector)
+                log.error("detector %s raised in %s: %s — on %s[%d]@%d, employee %s, event %s; the event went on "
+                          "through the other detectors; further errors of %s are only counted",
+                          error.detector, error.stage, error.error, tp.topic, tp.partition, record.offset,
+                          employee_id, event_id, error.detector)
+
+    # Running --------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (Faust's worker handles both: finish the batch, commit, leave the group)."""
+        worker = faust_worker(self.app, loglevel=self.loglevel)
+        server = self.metrics.serve(self.config.worker.metrics_port) if self.serve_metrics else None
+        if server is not None:
+            port = server.server_port
+
+            @self.app.task
+            async def announce() -> None:  # once Faust has set up logging
+                log.info("metrics on http://0.0.0.0:%d/metrics", port)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        finally:
+            if server is not None:
+                server.shutdown()
+        return 0
+
+
+class _Pending:
+    """One employee partition's records fetched but not applied yet."""
+
+    __slots__ = ("blocked_since", "signals", "size", "telemetry")
+
+    def __init__(self) -> None:
+        self.telemetry: dict[Any, deque] = {}  # telemetry topic-partition → records in offset order
+        self.signals: list[tuple[Any, Any]] = []  # returned cross-employee signals, in arrival order
+        self.size = 0  # telemetry records buffered
+        self.blocked_since: float | None = None  # monotonic time the partition started waiting for a topic
+
+
+class _Work:
+    """One partition of one batch: states loaded once, written once; observations and signals sent once."""
+
+    __slots__ = ("counters", "dirty", "engine", "observations", "outcomes", "partition", "remote", "states", "worker")
+
+    def __init__(self, worker: Worker, partition: int) -> None:
+        self.worker = worker
+        self.engine = worker.engine
+        self.partition = partition
+        self.states: dict[str, EmployeeState] = {}
+        self.dirty: set[str] = set()
+        self.observations: dict[str, dict[str, list[KeyObservation]]] = defaultdict(lambda: defaultdict(list))
+        self.remote: dict[str, list[list[Signal]]] = defaultdict(list)
+        self.outcomes: Counter = Counter()  # (topic, accepted | duplicate) → records, for the metrics
+        self.counters = worker.counters
+
+    def state(self, employee_id: str) -> EmployeeState | None:
+        states = self.states
+        if employee_id in states:
+            return states[employee_id]
+        state = self.worker._state_cache.get(employee_id)
+        if state is None:
+            raw = self.worker.states.data.get(employee_id.encode())
+            state = self.engine.decode_state(raw) if raw is not None else None
+        states[employee_id] = state
+        return state
+
+    def telemetry(self, tp, record) -> float | None:
+        """Apply one telemetry record; return its event time (None when rejected)."""
+        worker = self.worker
+        event = worker._decoders[tp.topic].decode(record.value) if record.value is not None else \
+            Rejection("bad_json", "", "the message is empty (a tombstone on a telemetry topic)")
+        if isinstance(event, Rejection):
+            worker._reject(tp, record, event)
+            return None
+        employee_id = event.employee_id
+        if record.key is None or record.key != employee_id.encode():
+            worker._reject(tp, record, _key_mismatch(record.key, employee_id))
+            return None
+        step = self.engine.observe(event, self.state(employee_id), worker._employee(employee_id))
+        if step.duplicate:
+            self.counters.duplicates += 1
+            self.outcomes[(tp.topic, "duplicate")] += 1
+            return None
+        when = event.ts.timestamp()
+        self.counters.events[event.__struct_config__.tag] += 1
+        self.outcomes[(tp.topic, "accepted")] += 1
+        if step.errors:
+            worker._detector_errors(step.errors, tp, record, employee_id, event.event_id)
+        state = step.state
+        if step.signals:
+            local = [s for s in step.signals if s.employee_id == employee_id]
+            if len(local) < len(step.signals):
+                _group_by_employee([s for s in step.signals if s.employee_id != employee_id], self.remote)
+            if local:
+                state = self._fuse(state, local, employee_id)
+        self.states[employee_id] = state
+        self.dirty.add(employee_id)
+        if step.observations:
+            observations = self.observations
+            for observation in step.observations:
+                observations[observation.kind][observation.value].append(observation)
+            self.counters.observations += len(step.observations)
+        return when
+
+    def signals(self, tp, record) -> float | None:
+        """Fuse one record of returned cross-employee signals; return the newest signal time."""
+        employee_id = record.key.decode() if record.key is not None else ""
+        try:
+            groups = _SIGNAL_GROUPS.decode(record.value)
+        except (msgspec.DecodeError, TypeError) as exc:  # our own topic: only a bug gets here
+            log.error("undecodable record on %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
+            return None
+        groups = [signals for signals in groups if signals]
+        if not groups:
+            return None
+        self.outcomes[(tp.topic, "accepted")] += 1
+        state = self.state(employee_id) or self.engine.new_state()
+        for signals in groups:  # as replay fuses them: the signals one event raised, together
+            state = self._fuse(state, signals, employee_id)
+        self.states[employee_id] = state
+        self.dirty.add(employee_id)
+        return max(s.time for signals in groups for s in signals)
+
+    def _fuse(self, state: EmployeeState, signals: list[Signal], employee_id: str) -> EmployeeState:
+        for signal in signals:
+            self.counters.signals[signal.detector] += 1
+            self.worker.metrics.signal(signal.detector)
+        case = state.fusion.case
+        if case.open:
+            # Sweep first, at the time fusion will evaluate: a case whose risk decayed below the close threshold
+            # closes before new evidence lands, whether or not a timer sweep happened to run in between.
+            now = max(max(s.time for s in signals), case.last_seen)
+            state, changes = self.engine.sweep(state, now, employee_id)
+            if changes:
+                self.worker._publish(changes, self.partition)
+        state, changes = self.engine.fuse(state, signals, employee_id)
+        if changes:
+            self.worker._publish(changes, self.partition)
+        return state
+
+    def flush(self) -> None:
+        worker = self.worker
+        engine = self.engine
+        for (topic, outcome), n in self.outcomes.items():
+            worker.metrics.event(topic, outcome, n)
+        put = worker.outbox.changelog
+        partition = self.partition
+        remember = worker._remember_state
+        for employee_id in self.dirty:
+            state = self.states[employee_id]
+            put(worker.states, partition, employee_id.encode(), engine.encode_state(state))
+            remember(employee_id, state)
+        send = worker.outbox.send
+        for kind, by_value in self.observations.items():
+            topic = worker.topology.keys.get(kind)
+            if topic is None:
+                continue
+            for value, observations in by_value.items():
+                send(topic, value.encode(), _ENCODE(observations))
+        for employee_id, groups in self.remote.items():
+            send(worker.topology.signals, employee_id.encode(), _ENCODE(groups))
+
+
+def _group_by_employee(signals: list[Signal], out: dict[str, list[list[Signal]]]) -> None:
+    """Append the signals of one source event to each addressed employee's list of groups."""
+    by_employee: dict[str, list[Signal]] = {}
+    for signal in signals:
+        by_employee.setdefault(signal.employee_id, []).append(signal)
+    for employee_id, group in by_employee.items():
+        out[employee_id].append(group)
+
+
+def faust_worker(app, *, loglevel: str = "WARNING"):
+    """Faust's `Worker` (signals, logging, graceful stop) without its terminal spinner.
+
+    The spinner sets the root logger to DEBUG so that it can spin on every record, which
+    makes every `log.debug` call in aiokafka's produce path build a LogRecord (~9 % of a
+    worker's time in the profile).
+    """
+    import faust
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            self.spinner = None
+
+    return Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+
+
+def _key_mismatch(key: bytes | None, employee_id: str) -> Rejection:
+    shown = "no key" if key is None else f"key {dlq.decode_key(key)!r}"
+    return Rejection("key_mismatch", "employee_id",
+                     f"the message has {shown}; it must be the event's employee_id {employee_id!r} (raw UTF-8)")
+
+
+def _now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
+    worker = config.worker
+    return BatchApp(
+        worker.app_id,
+        broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
+        broker_client_id=config.kafka.client_id,
+        store=worker.store,
+        datadir=worker.data_dir,
+        topic_partitions=topology.partitions,
+        topic_replication_factor=config.topics.replication_factor,
+        topic_allow_declare=True,
+        broker_max_poll_records=MAX_POLL_RECORDS,
+        producer_max_batch_size=256 * 1024,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=web,
+        web_port=worker.web_port or _free_port(),  # 0: any free port (several workers on one host, the demo)
+    )
+
+
+# Pre-flight -----------------------------------------------------------------------------------
+
+class PreflightError(RuntimeError):
+    """Something a person must fix before the worker can start (one line)."""
+
+
+def preflight(config: Config, topology: Topology, *, timeout_s: float = 5.0) -> None:
+    """Fail fast: the broker answers, the input topics exist co-partitioned, the internal topics are created."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+
+    from .kafka_client import kafka_python_kwargs
+
+    servers = config.kafka.bootstrap_servers
+    try:
+        admin = KafkaAdminClient(**kafka_python_kwargs(config.kafka), request_timeout_ms=int(timeout_s * 1000),
+                                 bootstrap_timeout_ms=int(timeout_s * 1000))
+    except (KafkaTimeoutError, KafkaConnectionError):
+        raise PreflightError(f"cannot reach Kafka at {servers} (no broker answered)") from None
+    try:
+        inputs = [*topology.telemetry, topology.directory, topology.alerts, topology.dlq]
+        existing = set(admin.list_topics())
+        missing = [name for name in inputs if name not in existing]
+        if missing:
+            raise PreflightError(f"topic(s) {', '.join(missing)} do not exist on {servers}: "
+                                 "run `telltales topics create` with this config first")
+        described = {d["name"]: len(d["partitions"]) for d in admin.describe_topics(inputs)}
+        wrong = {name: n for name, n in described.items() if n != topology.partitions}
+        if wrong:
+            shown = ", ".join(f"{name} has {n}" for name, n in sorted(wrong.items()))
+            raise PreflightError(f"topics must all have topics.partitions = {topology.partitions} partitions "
+                                 f"(co-partitioned): {shown}")
+        internal = [name for name in topology.internal() if name not in existing]
+        if internal:
+            retention_ms = str(int(config.retention.correlation_window_hours * 3_600_000))
+            admin.create_topics([NewTopic(name, topology.partitions, config.topics.replication_factor,
+                                          topic_configs={"cleanup.policy": "delete", "retention.ms": retention_ms})
+                                 for name in internal], raise_errors=False, wait_for_metadata=True)
+        for described_internal in admin.describe_topics(topology.internal()):
+            if len(described_internal["partitions"]) != topology.partitions:
+                raise PreflightError(f"internal topic {described_internal['name']} has "
+                                     f"{len(described_internal['partitions'])} partitions, not {topology.partitions}")
+    except KafkaError as exc:
+        raise PreflightError(f"Kafka at {servers}: {exc}") from None
+    finally:
+        admin.close()
+
+
+# Command line ---------------------------------------------------------------------------------
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "worker", help="run the streaming detector on Kafka (Faust worker)",
+        description="Consume the telemetry and directory topics, run every detector, publish OCSF findings to the "
+                    "alerts topic and rejects to the DLQ. Runs until SIGTERM or Ctrl-C, which finish the batch in "
+                    "hand, commit offsets and leave the consumer group.")
+    parser.add_argument("--config", help="organisation config TOML (default: built-in defaults)")
+    parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--no-web", action="store_true",
+                        help="start neither Faust's web server (worker.web_port) nor /metrics (worker.metrics_port)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config)
+        worker = Worker(config, web=not args.no_web, loglevel=args.loglevel.upper())
+        preflight(config, worker.topology)
+    except (ConfigError, ValueError, PreflightError, ImproperlyConfigured) as exc:
+        print(f"telltales worker: {exc}", file=sys.stderr)
+        return 2
+    return worker.run()
