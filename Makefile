@@ -27,6 +27,10 @@ prometheus:
 test: kafka-jars prometheus
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The live demo: local Kafka, topics, the worker and the simulator; findings in the terminal.
+demo: kafka-jars
+	$(BIN)/telltales demo $(DEMO_ARGS)
+
 # Regenerate the committed Grafana dashboards from the metric names.
 dashboards: $(STAMP)
 	$(BIN)/python dashboards/generate.py --write
