@@ -30,6 +30,7 @@ NAMED_KVM: Final = re.compile(r"pikvm|pi-kvm|tinypilot|jetkvm|glkvm|gl\.inet|com
 CAPTURE_DISPLAY: Final = re.compile(r"pikvm|tinypilot|jetkvm|blikvm|nanokvm|hdmi[ -]?(to[ -]?)?(usb|csi)|"
                                     r"capture|tc358743|ms2109|cam link|usb video", re.IGNORECASE)
 HID: Final = "03"
+MEMO_SIZE: Final = 4096
 MASS_STORAGE: Final = "08"
 
 
@@ -54,6 +55,22 @@ class IpKvm(Detector):
     max_state_bytes = 96
     params: ClassVar = {"composite_score": 0.6, "named_score": 1.0, "display_score": 0.8}
 
+    def __init__(self, org, params=None) -> None:
+        super().__init__(org, params)
+        # A cache, not state: whether a USB name or display label matches, per string. Every
+        # snapshot lists the same few devices, and a regex search costs more than the lookup.
+        self._matches: dict[tuple[re.Pattern, str], bool] = {}
+
+    def _match(self, pattern: re.Pattern, text: str) -> bool:
+        key = (pattern, text)
+        found = self._matches.get(key)
+        if found is None:
+            found = pattern.search(text) is not None
+            if len(self._matches) >= MEMO_SIZE:
+                self._matches.clear()
+            self._matches[key] = found
+        return found
+
     def observe(self, event: DeviceSnapshot, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         findings = self._inspect(event)
         if not findings:
@@ -73,7 +90,7 @@ class IpKvm(Detector):
         for usb in event.usb_devices or ():
             names = " ".join(filter(None, (usb.vendor, usb.product)))
             ids = (usb.vendor_id, usb.product_id)
-            if names and NAMED_KVM.search(names):
+            if names and self._match(NAMED_KVM, names):
                 found.append(("usb", f"{names} ({ids[0]}:{ids[1]})", self.p["named_score"]))
             elif ids in GADGET_IDS:
                 found.append(("usb", f"USB gadget {ids[0]}:{ids[1]} {names}".strip(), self.p["composite_score"]))
@@ -82,6 +99,6 @@ class IpKvm(Detector):
                               self.p["composite_score"]))
         for display in event.displays or ():
             label = " ".join(filter(None, (display.manufacturer, display.name)))
-            if label and CAPTURE_DISPLAY.search(label):
+            if label and self._match(CAPTURE_DISPLAY, label):
                 found.append(("display", label, self.p["display_score"]))
         return found

@@ -116,6 +116,16 @@ def fold_member(state: Members, employee_id: str, when: float, window_s: float, 
     """
     now = int(when)
     ids, last = state.ids, state.last
+    # Fast path for most keys: one's own device or home network, with no member but this
+    # employee (or none yet). Same result as the general path below, without its sort.
+    if not ids or (len(ids) == 1 and ids[0] == employee_id):
+        newcomer = True
+        if ids:
+            then = last[0]
+            if now <= then or now - then < resolution_s:
+                return None
+            newcomer = then < now - window_s
+        return Fold(Members([employee_id], [now], state.reported), 0 if newcomer else 1, newcomer)
     try:
         i = ids.index(employee_id)
     except ValueError:

@@ -39,7 +39,7 @@ class Decoder:
     Rejection(code='out_of_range', path='geo.lat', message='`geo.lat` is -91; must be ≥ -90')
     """
 
-    __slots__ = ("event_type", "max_event_bytes", "_type")
+    __slots__ = ("event_type", "max_event_bytes", "_type", "_decode")
 
     def __init__(self, event_type: str | None = None, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         if event_type is not None and event_type not in EVENT_TYPES:
@@ -47,6 +47,8 @@ class Decoder:
         self.event_type = event_type
         self.max_event_bytes = max_event_bytes
         self._type = EVENT_TYPES[event_type] if event_type else _ANY_EVENT
+        # A Decoder instance resolves the type once; `msgspec.json.decode(data, type=...)` looks it up per call.
+        self._decode = msgspec.json.Decoder(self._type).decode
 
     def decode(self, data: bytes) -> Event | Rejection:
         if len(data) > self.max_event_bytes:
@@ -56,7 +58,7 @@ class Decoder:
         if not data.isascii() and (bad := _not_utf8(data)) is not None:
             return bad
         try:
-            event = msgspec.json.decode(data, type=self._type)
+            event = self._decode(data)
         except msgspec.ValidationError as exc:
             return self._explain(data, str(exc))
         except msgspec.DecodeError as exc:
@@ -109,7 +111,10 @@ def derive_event_id(event: Event) -> str:
     The canonical form is the normalised Struct encoded with fields in contract order and
     `event_type` filled in, so the same event read from a file or a topic gets the same id.
     """
-    return hashlib.blake2b(msgspec.json.encode(event), digest_size=16).hexdigest()
+    return hashlib.blake2b(_encode(event), digest_size=16).hexdigest()
+
+
+_encode: Final = msgspec.json.Encoder().encode  # same bytes as msgspec.json.encode, without its per-call setup
 
 
 _TOO_DEEP: Final = Rejection("too_deep", "", "JSON nesting is too deep")
