@@ -14,11 +14,13 @@ commits only up to what was acked, the producer flush before each commit — and
 only how records reach agents that subscribe to a `BatchTopic`: the consumer's drain
 loop groups each fetch's records per agent into one `Batch` (raw aiokafka records by
 topic-partition) and queues it; the agent processes it and calls `app.ack(batch)`, which
-marks every offset of the batch as processed. Offsets are therefore committed only after
-a batch is fully processed (at-least-once), an unacked in-flight batch holds a rebalance
-or shutdown until it is done (`stream_wait_empty`), and batches queued but not started
-are dropped at a rebalance and fetched again from the committed offsets. Records of every
-other topic (table changelogs during recovery, ordinary agents) take Faust's usual path.
+marks every offset of the batch as processed (or `app.ack_records` for the records it
+applied, then `app.release(batch)`, when it keeps some for later). Offsets are therefore
+committed only up to what was processed (at-least-once), a batch in the agent's hands
+holds a rebalance or shutdown until it is acked or released (`stream_wait_empty`), and
+batches queued but not started are dropped at a rebalance; whatever was not acked is
+fetched again from the committed offsets. Records of every other topic (table
+changelogs during recovery, ordinary agents) take Faust's usual path.
 
 `Outbox` produces a handler's outputs and changelog records as whole aiokafka record
 batches (Faust's `send_soon` awaits once per record) and keeps every commit from passing
@@ -367,6 +369,7 @@ class Outbox:
         self._pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
         self._changelogs: dict[str, Any] = {}  # changelog topic → table (for persisted offsets)
         self._in_flight: list[asyncio.Future] = []
+        self._flushing = asyncio.Lock()
         self.failure: BaseException | None = None
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
@@ -392,7 +395,15 @@ class Outbox:
         return sum(len(records) for records in self._pending.values())
 
     async def flush(self) -> None:
-        """Enqueue everything queued so far with the producer (delivery is awaited by the next commit)."""
+        """Enqueue everything queued so far with the producer (delivery is awaited by the next commit).
+
+        Flushes run one at a time: when this returns, records queued before the call are
+        with the producer even if another task's flush had taken them.
+        """
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}

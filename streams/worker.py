@@ -15,45 +15,54 @@ the same partition numbers of all of them; keys are raw UTF-8 bytes):
                            │ agent "keys": Engine.correlate ── table keys-<kind> (detector␟value → key state)
                            └─► <app>-signals (key = the addressed employee id) ─► back to agent "employees"
 
-Both agents receive whole fetches (`telltales.streams.app.BatchApp`): per batch and
-partition, each employee's state is decoded once, every event of the batch is applied,
-and the state is written once (one changelog record per employee per batch); offsets are
-acked only after the batch is fully processed, so commits never pass unprocessed
-records. A timer sweeps open cases (decay, TTL) on the worker's event-time clock.
+Both agents receive whole fetches (`telltales.streams.app.BatchApp`), not one Faust Event
+per record: per batch and partition, each employee's state is decoded once, every event
+of the batch is applied, and the state is written once (one changelog record per employee
+per batch); offsets are acked only after their records are applied and their outputs
+handed to the producer, so commits never pass unprocessed records. A timer sweeps open
+cases (decay, TTL) on the worker's event-time clock.
 
-Processing order — what may differ from a file, and what that changes:
+Processing order — what may differ from a file, and what the worker does about it:
 
-- Per employee, records of one topic are processed in offset order; records of the three
-  telemetry topics and of the signals topic that arrive in one fetch are merged by Kafka
-  timestamp, so events produced in time order are applied in time order (a file's order).
+- Per employee, events are applied in Kafka-timestamp order across the three telemetry
+  topics (ties in topic order): a partition's records wait in a buffer until every
+  telemetry topic that may still hold unread records has delivered past them, so events
+  produced in time order are applied in time order — a file's order — whichever topic the
+  fetcher serves first (Kafka Streams' timestamp synchronisation; `_drain`). A topic that
+  stays silent for `TOPIC_WAIT_S` is not waited for (counted in `unordered`); a topic far
+  ahead of the others is paused (`_flow`), so the buffer stays bounded.
 - Directory after telemetry: after every (re)assignment, a partition's telemetry and
-  signals wait (unacked, at most `DIRECTORY_WAIT_S`) until its directory partition has
-  been read to its end, so every record already in the directory is known before the
-  first event is scored, whichever topic the fetcher serves first. A record produced
-  later applies from then on, as it would later in a file.
+  signals wait until its directory partition has been read to its end (at most
+  `DIRECTORY_WAIT_S`), so every record already in the directory is known before the
+  first event is scored. A record produced later applies from then on, as it would later
+  in a file.
 - Cross-employee signals arrive later than in replay (a repartition round trip: during
   catch-up, a batch or two of the employee's own events later in event time), and a key's
-  observations arrive interleaved across partitions rather than in file order. Signals
+  observations reach it interleaved across partitions rather than in file order. Signals
   keep their grouping (one group per source event, fused one group at a time, as replay
-  fuses them) and fusion evaluates each group at its own event time, so the case that
-  results does not depend on the delay. It can still differ where the outcome hinges on
-  event order itself — e.g. which member completes a farm group first, if that decides a
+  fuses them) and fusion evaluates each group at its own event time, so the resulting
+  case does not depend on the delay. It can still differ where the outcome hinges on the
+  order of observations of one key across employees (which member completes a farm group
+  first, when a detector's key state remembers arrival order), if that decides a
   borderline risk.
 - Closing: before new evidence is fused into an open case, the case is swept at that
   evidence's time, so a case whose risk decayed below the close threshold closes before
-  the new evidence lands, whether or not a timer sweep happened to run in between (decay
-  is monotone: sweeping earlier or later between two pieces of evidence decides the same).
-  The timer sweeps at the low watermark — the oldest newest-event-time among this
-  worker's input partitions that still have unread records, the newest of all once caught
-  up — so a case is never decayed past evidence not yet processed. Which intermediate
-  band changes get an Update record depends on when sweeps run; the case states do not.
+  the new evidence lands whether or not a timer sweep ran in between (decay is monotone:
+  sweeping earlier or later between two pieces of evidence decides the same). The timer
+  never sweeps past evidence still in flight: it sweeps at the newest event time read once
+  every input partition has been read to its end for two ticks, during live traffic a
+  safety margin behind the read position, and not at all while catching up on a backlog
+  (`_sweep_clock`); evidence fused behind the clock is brought forward by the next sweep.
+  Which intermediate band changes get an Update record depends on when sweeps run; the
+  case states do not.
 - Duplicates change nothing: `Engine.observe` remembers recent event ids per employee
   (a redelivery after a crash is a no-op), table writes are whole values, and findings are
   deterministic (case uids from employee id and case number).
 - Records whose key is not the event's `employee_id`, and any input the decoder refuses,
   go to the DLQ (SPEC section 5) and the stream goes on. A detector that raises is
-  isolated by the engine; the worker counts it per detector and logs its first error
-  with context. A record the worker itself fails on goes to the DLQ (stage `detector`).
+  isolated by the engine; the worker counts it per detector (metric and counter) and logs
+  its first error with context. A record the worker itself fails on goes to the DLQ
+  (stage `detector`, code `detector_error`).
 """
 
 from __future__ import annotations
@@ -89,8 +98,12 @@ from .metrics import Metrics
 log = logging.getLogger(__name__)
 
 DIRECTORY_WAIT_S: Final = 10.0  # longest a partition's telemetry waits for its directory partition after assignment
-TOPIC_WAIT_S: Final = 1.0  # longest buffered telemetry waits for a telemetry topic with unread records to deliver
+TOPIC_WAIT_S: Final = 10.0  # longest buffered telemetry waits for a telemetry topic with unread records to deliver
 BUFFER_MAX: Final = 50_000  # buffered records of one partition beyond which it is applied without waiting
+LIVE_LAG: Final = 2_000  # an input partition at most this many records behind counts as live (timer sweeps run)
+SWEEP_SLACK_S: Final = 900.0  # event time kept between live sweeps and the read position: signals in flight
+PAUSE_AT: Final = 10_000  # a telemetry topic-partition this far ahead of its partition's others stops being fetched
+RESUME_AT: Final = 2_000  # ... until its buffer is down to this
 SWEEP_INTERVAL_S: Final = 1.0   # wall-clock period of the sweep timer
 MAX_POLL_RECORDS: Final = 5_000  # records per fetch (one batch): bounds a batch's latency and memory
 DIRECTORY_CACHE: Final = 65_536  # decoded directory records kept in memory
@@ -182,11 +195,14 @@ class Worker:
         self._assigned_at = 0.0
         self._pending: dict[int, _Pending] = {}  # partition → telemetry and signals fetched, not yet applied
         self._received_next: dict[Any, int] = {}  # topic-partition → offset after the last record the agents got
+        self._paused: set[Any] = set()  # telemetry topic-partitions paused because they ran ahead (`_flow`)
         self._tps_of: dict[int, list[Any]] = {}
         self._topic_rank = {topic: rank for rank, topic in enumerate(self.topology.telemetry)}
         # Event-time clock: newest event time per input partition, the last sweep's time.
         self._newest: dict[Any, float] = {}
         self._swept_at = 0.0
+        self._quiet_ticks = 0
+        self._resweep = False  # evidence older than the last sweep was fused since: sweep again at the clock
         self._farm_cases = (0, 0)  # open cases linked to a laptop farm, distinct farm groups (as of the last sweep)
         self._define(self.app)
 
@@ -231,8 +247,10 @@ class Worker:
         processed = []
         for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
             processed += self._drain(partition)
-        now = self._watermark()
-        if now > self._swept_at:
+            await asyncio.sleep(0)
+        self._flow()
+        now = self._sweep_clock()
+        if now is not None and (now > self._swept_at or (self._resweep and now >= self._swept_at)):
             self.sweep(now)
         self._gauges()
         await self.outbox.flush()
@@ -287,7 +305,36 @@ class Worker:
         for partition in sorted(touched):
             processed += self._drain(partition)
             await asyncio.sleep(0)
+        self._flow()
         return processed
+
+    def _flow(self) -> None:
+        """Stop fetching telemetry that runs far ahead of its partition's other topics; resume it once caught up.
+
+        During catch-up the fetcher serves each topic-partition in its own slices, so one
+        topic can get hours of event time ahead of another; its records wait in the buffer
+        for the others, and pausing it keeps that buffer bounded.
+        """
+        if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
+            return
+        consumer = self.app.consumer
+        pause, resume = [], []
+        for pending in self._pending.values():
+            for tp, queue in pending.telemetry.items():
+                if tp in self._paused:
+                    if len(queue) <= RESUME_AT:
+                        resume.append(tp)
+                elif len(queue) >= PAUSE_AT:
+                    pause.append(tp)
+        for tp in list(self._paused):  # drained away entirely
+            if tp.partition not in self._pending and tp not in resume:
+                resume.append(tp)
+        if pause:
+            consumer.pause_partitions(pause)
+            self._paused.update(pause)
+        if resume:
+            consumer.resume_partitions(resume)
+            self._paused.difference_update(resume)
 
     def _drain(self, partition: int) -> list[tuple[Any, list[Any]]]:
         """Apply what one partition can apply now; return the records applied, per topic-partition.
@@ -406,6 +453,7 @@ class Worker:
             return
         # A rebalance: buffered records were not acked; they are fetched again from the committed offsets.
         self._pending.clear()
+        self._paused.clear()  # a rebalance resets what the consumer fetches
         self._received_next.clear()
         self._ready.clear()
         self._directory_cache.clear()
@@ -451,11 +499,7 @@ class Worker:
         signals_topic = self.topology.signals
         newest = self._newest
         with self.scope.partition(self.topology.directory, partition):
-            import os as _os
-            _dbg = _os.environ.get("TT_TRACE")
             for tp, record in items:
-                if _dbg and record.key == _dbg.encode():
-                    log.warning("TRACE %s %s %s %s", tp.topic, record.offset, record.timestamp, record.value)
                 self._evidence_time = record.timestamp / 1000.0 if record.timestamp is not None else None
                 try:
                     when = work.signals(tp, record) if tp.topic == signals_topic else work.telemetry(tp, record)
@@ -511,28 +555,44 @@ class Worker:
             self.outbox.send(self.topology.signals, employee_id.encode(), _ENCODE(groups))
 
     # Sweep ----------------------------------------------------------------------------------
-    def _watermark(self) -> float:
-        """The event time up to which every input partition of this worker has been read."""
-        lagging = []
+    def _sweep_clock(self) -> float | None:
+        """The event time the timer may sweep open cases at now, or None to leave them to the next evidence.
+
+        Cross-employee signals are in flight for a repartition round trip, during which they
+        are invisible to every offset this worker can see; a sweep must not run ahead of them
+        (it would close a case that their evidence keeps open). So: when every input
+        partition has been read to its end for two ticks in a row, at the newest event time
+        read (a signal produced meanwhile would have shown up); while traffic is live (each
+        input at most `LIVE_LAG` records behind), at the oldest newest-event-time of the
+        partitions with unread records, less `SWEEP_SLACK_S` for the round trip; while
+        catching up on a backlog, not at all — the lazy sweep before each piece of new
+        evidence and the first quiet tick then do the work.
+        """
         consumer = self.app.consumer
+        inputs = (*self.topology.telemetry, self.topology.signals, *self._kind_of)
+        lagging: list[float | None] = []
+        behind = 0
         for tp in consumer.assignment():
-            if tp.topic in self.topology.telemetry or tp.topic == self.topology.signals \
-                    or tp.topic in self._kind_of:
-                if not self._caught_up(tp):
-                    lagging.append(self._newest.get(tp))
-        for partition, pending in self._pending.items():
-            for tp, queue in pending.telemetry.items():
-                if queue:
-                    lagging.append(self._newest.get(tp))
-        if any(v is None for v in lagging):
-            return self._swept_at
-        if lagging:
-            return max(self._swept_at, min(lagging))
-        return max(self._swept_at, max(self._newest.values(), default=0.0))
+            if tp.topic in inputs and not self._caught_up(tp):
+                lagging.append(self._newest.get(tp))
+                behind = max(behind, (consumer.highwater(tp) or 0)
+                             - self._received_next.get(tp, consumer._committed_offset[tp] or 0))
+        for pending in self._pending.values():
+            if pending.size or pending.signals:
+                lagging.append(None)  # buffered records: their event times are not known yet
+        if not lagging:
+            self._quiet_ticks += 1
+            newest = max(self._newest.values(), default=0.0)
+            return newest if self._quiet_ticks >= 2 and newest else None
+        self._quiet_ticks = 0
+        if behind > LIVE_LAG or any(v is None for v in lagging):
+            return None
+        return min(lagging) - SWEEP_SLACK_S  # type: ignore[type-var]
 
     def sweep(self, now: float) -> None:
         """Let open cases decay or expire at event time `now`."""
         self._swept_at = now
+        self._resweep = False
         self.counters.sweeps += 1
         farm_cases, farm_groups = 0, set()
         engine = self.engine
@@ -634,8 +694,23 @@ class Worker:
                           employee_id, event_id, error.detector)
 
     # Running --------------------------------------------------------------------------------
+    @staticmethod
+    def configure_gc() -> None:
+        """The process's cycle collector at replay's gen-0 threshold (the worker owns its process).
+
+        Every event allocates short-lived containers that reference counting frees; at the
+        default threshold (700) cycle collections cost ~10 % of the worker's time and find
+        almost nothing.
+        """
+        import gc
+
+        from .replay import GC_THRESHOLD
+
+        gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (Faust's worker handles both: finish the batch, commit, leave the group)."""
+        self.configure_gc()
         worker = faust_worker(self.app, loglevel=self.loglevel)
         server = self.metrics.serve(self.config.worker.metrics_port) if self.serve_metrics else None
         if server is not None:
@@ -669,7 +744,8 @@ class _Pending:
 class _Work:
     """One partition of one batch: states loaded once, written once; observations and signals sent once."""
 
-    __slots__ = ("counters", "dirty", "engine", "observations", "outcomes", "partition", "remote", "states", "worker")
+    __slots__ = ("accepted", "counters", "dirty", "engine", "observations", "outcomes", "partition", "remote", "states",
+                 "worker")
 
     def __init__(self, worker: Worker, partition: int) -> None:
         self.worker = worker
@@ -679,7 +755,8 @@ class _Work:
         self.dirty: set[str] = set()
         self.observations: dict[str, dict[str, list[KeyObservation]]] = defaultdict(lambda: defaultdict(list))
         self.remote: dict[str, list[list[Signal]]] = defaultdict(list)
-        self.outcomes: Counter = Counter()  # (topic, accepted | duplicate) → records, for the metrics
+        self.outcomes: Counter = Counter()  # (topic, duplicate | accepted signals) → records, for the metrics
+        self.accepted: dict[str, int] = {}  # telemetry topic → events applied
         self.counters = worker.counters
 
     def state(self, employee_id: str) -> EmployeeState | None:
@@ -711,8 +788,8 @@ class _Work:
             self.outcomes[(tp.topic, "duplicate")] += 1
             return None
         when = event.ts.timestamp()
-        self.counters.events[event.__struct_config__.tag] += 1
-        self.outcomes[(tp.topic, "accepted")] += 1
+        accepted = self.accepted
+        accepted[tp.topic] = accepted.get(tp.topic, 0) + 1
         if step.errors:
             worker._detector_errors(step.errors, tp, record, employee_id, event.event_id)
         state = step.state
@@ -765,6 +842,8 @@ class _Work:
         state, changes = self.engine.fuse(state, signals, employee_id)
         if changes:
             self.worker._publish(changes, self.partition)
+        if state.fusion.case.open and max(s.time for s in signals) < self.worker._swept_at:
+            self.worker._resweep = True  # a case evaluated behind the clock: the next sweep brings it forward
         return state
 
     def flush(self) -> None:
@@ -772,6 +851,10 @@ class _Work:
         engine = self.engine
         for (topic, outcome), n in self.outcomes.items():
             worker.metrics.event(topic, outcome, n)
+        event_type = worker.topology.telemetry
+        for topic, n in self.accepted.items():
+            worker.metrics.event(topic, "accepted", n)
+            self.counters.events[event_type[topic]] += n
         put = worker.outbox.changelog
         partition = self.partition
         remember = worker._remember_state

@@ -94,7 +94,8 @@ class RunningWorker:
             argv = [sys.executable, "-c", script, str(self.config_path)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
         self.log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        # In tmp_path: Faust makes its data directory (worker.data_dir, relative) in the working directory.
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:
@@ -284,7 +285,7 @@ def test_worker_finds_the_same_cases_as_replay_and_commits_on_sigterm(kafka_boot
 
     alerts = read_topic(kafka_bootstrap, config.topics.alerts)
     findings = [json.loads(r.value) for r in alerts]
-    assert all(r.key.decode() == f["actor"]["user"]["uid"] for r, f in zip(alerts, findings))
+    assert all(r.key.decode() == f["actor"]["user"]["uid"] for r, f in zip(alerts, findings, strict=True))
     assert cases_in_findings(findings) == expected_cases
     assert case_states(worker_states(config)) == expected_states
     assert read_topic(kafka_bootstrap, config.topics.dlq) == []
