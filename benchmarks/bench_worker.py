@@ -81,8 +81,12 @@ async def produce(bootstrap: str, topics: dict[str, str], records: list[tuple[st
 
 
 def run_child(args: list[str], timeout_s: float) -> dict:
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout_s,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    import tempfile
+
+    # In a scratch directory: Faust makes its data directory (<app id>-data) in the working directory.
+    with tempfile.TemporaryDirectory(prefix="bench-worker-") as scratch:
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout_s,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=scratch)
     lines = [line[line.index("{"):] for line in proc.stdout.splitlines() if "{" in line]
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"benchmark child {args[:2]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -169,11 +173,13 @@ def child_core(config_path: str, employees: int, days: int, seed: int) -> dict:
     from telltales.schemas.decoder import Decoder
     from telltales.schemas.events import Employee
     from telltales.streams.replay import Pipeline
+    from telltales.streams.worker import Worker
 
     config = load(config_path)
     records, telemetry_n, _ = simulated(employees, days, seed)
     decoders = {t: Decoder(t) for t in ("vpn_login", "remote_session", "device_snapshot", "employee")}
     pipeline = Pipeline(config, emit=lambda finding: None)
+    Worker.configure_gc()  # replay's GC setting, as `telltales replay` and the worker run
     began = time.perf_counter()
     for event_type, _, value in records:
         event = decoders[event_type].decode(value)
@@ -331,6 +337,7 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
 
     config = load(config_path)
     worker = Worker(config, web=False)
+    worker.configure_gc()  # as `telltales worker` does
     preflight(config, worker.topology)
     progress = {"n": 0, "first": 0.0, "last": 0.0}
     apply = worker.employee_batch

@@ -93,6 +93,7 @@ from telltales.schemas.events import Employee
 from telltales.schemas.rejections import Rejection
 
 from .app import Batch, BatchApp, Outbox, PartitionScope, key_partition
+from .geoip import build_engine
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ class Worker:
                  loglevel: str = "WARNING") -> None:
         self.config = config
         self.serve_metrics = web  # /metrics goes with the web server (tests and benchmarks run without either)
-        self.engine = engine or Engine(config)
+        self.engine = engine or build_engine(config)  # as replay: with the configured GeoIP enrichment
         kinds = sorted({kind for d in self.engine.correlators for kind in d.key_kinds},
                        key=lambda k: (KEY_KINDS.index(k) if k in KEY_KINDS else len(KEY_KINDS), k))
         self.topology = Topology.from_config(config, kinds)

@@ -365,7 +365,8 @@ def test_rejects_reach_the_dlq_and_a_raising_detector_stops_nothing(kafka_bootst
     assert {e["data"]["detector"] for f in findings for e in f["evidences"]} >= {"ip_kvm", "impossible_travel"}
 
 
-def test_worker_says_in_one_line_when_the_broker_is_unreachable(tmp_path, capsys, free_port):
+def test_worker_says_in_one_line_when_the_broker_is_unreachable(tmp_path, capsys, free_port, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Faust makes worker.data_dir (relative) as soon as it reads its settings
     path = tmp_path / "telltales.toml"
     path.write_text(f'[kafka]\nbootstrap_servers = "127.0.0.1:{free_port}"\n', "utf-8")
     assert main(["worker", "--config", str(path)]) == 2
@@ -373,7 +374,8 @@ def test_worker_says_in_one_line_when_the_broker_is_unreachable(tmp_path, capsys
         f"telltales worker: cannot reach Kafka at 127.0.0.1:{free_port} (no broker answered)")
 
 
-def test_worker_says_which_topics_are_missing(kafka_bootstrap, topic_prefix, tmp_path, capsys):
+def test_worker_says_which_topics_are_missing(kafka_bootstrap, topic_prefix, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     text, _ = worker_config(kafka_bootstrap, topic_prefix)
     path = tmp_path / "telltales.toml"
     path.write_text(text, "utf-8")
