@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import Final
 
+from telltales.streams import version as _version
+
 # Subcommand modules, in the order `--help` lists them.
 COMMANDS: Final = (
     "telltales.streams.demo",
@@ -45,14 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("telltales")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
+from telltales.streams import version as _version
 from telltales.detectors.base import KEY_KINDS
 from telltales.detectors.ocsf import LEVELS
 from telltales.schemas.rejections import CODES, STAGES
@@ -308,11 +309,3 @@ def _child(cache: dict[str, Any], metric: Any, label: str) -> Any:
         child = cache[label] = metric.labels(label)
     return child
 
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("telltales")
-    except PackageNotFoundError:
-        return "0+unknown"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from telltales.streams import version as _version
 from telltales.detectors.base import KeyObservation, Signal
 from telltales.detectors.engine import Engine, EmployeeState
 from telltales.detectors.fusion import CaseChange
@@ -209,14 +210,6 @@ def summary(counters: Counters, elapsed: float) -> str:
 def _rfc3339(epoch_s: float) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("telltales")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

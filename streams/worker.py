@@ -169,7 +169,7 @@ class Worker:
         kinds = sorted({kind for d in self.engine.correlators for kind in d.key_kinds},
                        key=lambda k: (KEY_KINDS.index(k) if k in KEY_KINDS else len(KEY_KINDS), k))
         self.topology = Topology.from_config(config, kinds)
-        from .replay import _version
+        from . import version as _version
 
         detectors = {**registry.discover(), **{d.id: d for d in self.engine.detectors}}
         self.builder = FindingBuilder(detectors, self.engine.fusion, product_version=_version(),

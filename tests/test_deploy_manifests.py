@@ -239,8 +239,7 @@ def test_image_command_resolves_in_a_virtualenv():
     import json
 
     command = json.loads(instruction("CMD")[-1])
-    if "telltales.streams.worker" not in cli.COMMANDS:
-        pytest.xfail("the worker subcommand is not registered yet (streams/worker.py)")
+    assert "telltales.streams.worker" in cli.COMMANDS
     result = run_cli(command[0], "--help")
     assert result.returncode == 0, result.stderr
     assert "--config" in result.stdout
