@@ -236,14 +236,8 @@ def _describe(error) -> Rejection:
             return Rejection("missing_field", full, f"`{full}` is required")
         case "type":
             return Rejection("wrong_type", path, f"{where} is {_json_type(value)} ({shown}); must be {_type_name(rule)}")
-        case "minimum":
-            return Rejection("out_of_range", path, f"{where} is {shown}; must be ≥ {rule}")
-        case "maximum":
-            return Rejection("out_of_range", path, f"{where} is {shown}; must be ≤ {rule}")
-        case "exclusiveMinimum":
-            return Rejection("out_of_range", path, f"{where} is {shown}; must be > {rule}")
-        case "exclusiveMaximum":
-            return Rejection("out_of_range", path, f"{where} is {shown}; must be < {rule}")
+        case "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum":
+            return Rejection("out_of_range", path, f"{where} is {shown}; must be {_BOUND[error.validator]} {rule}")
         case "minLength":
             return Rejection("too_long", path, f"{where} is {shown}; must have at least {rule} character(s)")
         case "maxLength":
@@ -259,6 +253,9 @@ def _describe(error) -> Rejection:
                 expected = error.parent.schema.get("description")
             return Rejection("bad_format", path, f"{where} is {shown}; expected {_expectation(expected)}")
     return Rejection("bad_value", path, f"{where} is {shown}: {error.message}")
+
+
+_BOUND: Final = {"minimum": "≥", "maximum": "≤", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
 
 
 def _expectation(description: str | None) -> str:
