@@ -10,6 +10,11 @@ Per employee (weight 0.7):
   on the usual laptop, which this does not flag: returning on a known device is normal.
   The first device of an employee with no history and no directory list is learnt
   silently; late events (`ctx.late`) teach devices but never raise "new" from the wrong order.
+  A new device stays new while it is used during its first `fresh_hours` (72, one fusion
+  half-life): each use re-raises the tell (at most every `refresh_hours`) with its first
+  score, so the evidence does not decay while the condition lasts — a hijacker's new
+  laptop is still unexplained on day three, when the sustained tells about where it is
+  (home_mismatch, latency) have built up. Only the newest new device is followed.
 - activity while the directory says `status: terminated`: 1.0 (70 risk, a case on its
   own: a leaver's account or unreturned laptop is in use); during `leave`: 0.5. A failed
   login counts half. Events older than the record's `updated_at` are not judged by it.
@@ -52,6 +57,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
 
     devices: list[int] = []  # crc32 of lower-cased device ids and hostnames, least recently used first
     status_at: int = 0       # event time of the last terminated/leave signal
+    fresh: list[int] = []    # the newest new device: [crc32, first seen, last raised (epoch s), score × 100]
 
 
 class DeviceIdentity(Detector):
@@ -68,19 +74,20 @@ class DeviceIdentity(Detector):
     key_kinds = ("device_id", "mfa_device")
     State = State
     KeyState = Members
-    max_state_bytes = 96
+    max_state_bytes = 128
     params: ClassVar = {
         "new_device_score": 0.25, "unlisted_device_score": 0.35, "dormant_new_device_score": 0.6,
         "dormant_days": 7.0, "terminated_score": 1.0, "leave_score": 0.5, "failed_login_factor": 0.5,
         "shared_device_pair_score": 0.5, "shared_device_group_score": 0.8,
         "shared_mfa_pair_score": 0.7, "shared_mfa_group_score": 0.9,
-        "max_employees": 16, "refresh_hours": 6.0, "shared_devices": [],
+        "max_employees": 16, "refresh_hours": 6.0, "fresh_hours": 72.0, "shared_devices": [],
     }
 
     def __init__(self, org, params=None) -> None:
         super().__init__(org, params)
         self._dormant_s = float(self.p["dormant_days"]) * 86400.0
         self._refresh_s = float(self.p["refresh_hours"]) * 3600.0
+        self._fresh_s = float(self.p["fresh_hours"]) * 3600.0
         self._window_s = float(org.correlation_window_s)
         self._cap = int(self.p["max_employees"])
         self._shared = frozenset(self.p["shared_devices"])
@@ -145,6 +152,8 @@ class DeviceIdentity(Detector):
         digests = [zlib.crc32(n.lower().encode()) for n in names]
         positions = [known.index(d) for d in digests if d in known]
         if positions:
+            if state.fresh and state.fresh[0] in digests and not ctx.late:
+                state = self._still_new(event, state, names, signals)
             if min(positions) >= len(known) - KEEP_ORDER:
                 return state
             return replace(state, devices=self._learn(known, digests))
@@ -172,7 +181,27 @@ class DeviceIdentity(Detector):
             if gap_days is not None:
                 data["idle_days"] = round(gap_days, 1)
             signals.append(self.signal(event, score, summary, **{k: v for k, v in data.items() if v is not None}))
+            now_s = int(now)
+            return replace(state, devices=self._learn(known, digests),
+                           fresh=[digests[0], now_s, now_s, round(score * 100)])
         return replace(state, devices=self._learn(known, digests))
+
+    def _still_new(self, event, state: State, names: list[str], signals: list[Signal]) -> State:
+        """Re-raise the newest new device's tell while it is in use within `fresh_hours` of its first sighting."""
+        digest, first, raised, score = state.fresh
+        now = int(event.ts.timestamp())
+        if now - first > self._fresh_s:
+            return replace(state, fresh=[])
+        if now - raised < self._refresh_s:
+            return state
+        hours = (now - first) / 3600.0
+        data = {"first_seen_h": round(hours, 1)}
+        if event.device_id is not None:
+            data["device_id"] = event.device_id
+        signals.append(self.signal(event, score / 100.0,
+                                   f"New device {' / '.join(names)} (first seen {hours:.0f} h ago) still in use",
+                                   **data))
+        return replace(state, fresh=[digest, first, now, score])
 
     @staticmethod
     def _learn(known: list[int], digests: list[int]) -> list[int]:
