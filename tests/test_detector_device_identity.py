@@ -69,6 +69,25 @@ def test_short_gap_new_device_stays_weak():
     assert signals[1][0].score == 0.25
 
 
+def test_a_new_device_stays_a_tell_while_in_use_for_its_first_72_hours():
+    uses = [0, 1, 2, 8, 30, 71, 73, 90]  # hours after the new device's first sighting
+    _, signals = run([vpn("e1", -48, device_id="lt-1")] + [vpn("e1", h, device_id="lt-2") for h in uses])
+    raised = {h: s for h, s in zip(uses, signals[1:]) if s}
+    # first sighting, then at most every 6 h, and never after 72 h
+    assert sorted(raised) == [0, 8, 30, 71]
+    assert all(s.score == 0.25 for [s] in raised.values())
+    [again] = raised[30]
+    assert "lt-2 (first seen 30 h ago) still in use" in again.summary and again.data["first_seen_h"] == 30.0
+
+
+def test_only_the_newest_new_device_is_followed_and_known_devices_never_re_raise():
+    _, signals = run([vpn("e1", 0, device_id="lt-1"), vpn("e1", 1, device_id="lt-2"),
+                      vpn("e1", 2, device_id="lt-3"), vpn("e1", 20, device_id="lt-2"),
+                      vpn("e1", 21, device_id="lt-1"), vpn("e1", 22, device_id="lt-3")])
+    assert [len(s) for s in signals] == [0, 1, 1, 0, 0, 1]
+    assert "lt-3 (first seen 20 h ago)" in signals[5][0].summary
+
+
 def test_late_event_teaches_the_device_without_a_signal():
     state, signals = run([vpn("e1", 5, device_id="lt-1"), vpn("e1", 0, device_id="lt-2"),
                           vpn("e1", 6, device_id="lt-2")], late={1})
