@@ -5,7 +5,9 @@ Each detector contributes its strongest current signal, weight × score, halved 
 (noisy-OR): risk = 100 × (1 − Π(1 − cᵢ)). One weak tell stays low; several together
 cross the threshold. A case opens when risk reaches `create_threshold`, is updated only
 when its band changes or a new detector contributes, and closes when risk decays below
-`close_threshold` or no evidence arrives for `case_ttl`.
+`close_threshold` or no evidence arrives for `case_ttl`. An open case moves down a band
+only once risk falls `BAND_HYSTERESIS` points below that band's edge, so a risk
+hovering at an edge (89.9, 90.1, 89.8 …) does not send an Update for every wobble.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ MIN_CONTRIBUTION: Final = 0.005  # below this a decayed signal is forgotten (kee
 
 # Bands above the create threshold; a case is updated when its band changes.
 BAND_EDGES: Final = (75.0, 90.0)  # medium < 75 ≤ high < 90 ≤ critical
+BAND_HYSTERESIS: Final = 5.0  # an open case leaves a band downward only this far below its edge
 
 
 class Active(msgspec.Struct, frozen=True, array_like=True):
@@ -94,6 +97,14 @@ class Fusion:
             return 0
         return 1 + sum(risk >= edge for edge in BAND_EDGES)
 
+    def held_band(self, risk: float, current: int) -> int:
+        """The band of an open case now in band `current`: up at the edge, down only `BAND_HYSTERESIS` below it."""
+        band = self.band(risk)
+        for held in range(current, max(band, 1), -1):
+            if risk >= BAND_EDGES[held - 2] - BAND_HYSTERESIS:
+                return held
+        return band
+
     def add(self, state: FusionState, signals: list[Signal], employee_id: str) -> tuple[FusionState, list[CaseChange]]:
         """Fold signals (all for `employee_id`) into the state; return the case records to emit."""
         if not signals:
@@ -126,7 +137,7 @@ class Fusion:
                     signals: list[Signal]) -> tuple[FusionState, list[CaseChange]]:
         case = state.case
         risk = self.risk(state, now)
-        band = self.band(risk)
+        band = self.held_band(risk, case.band) if case.open else self.band(risk)
         contributing = tuple(sorted(d for d, a in state.active.items() if self.decayed(a, now) >= 0.01))
         new_ids = tuple(i for s in signals if s.detector not in self.shadow for i in s.event_ids)
         # A case keeps the group it opened with; a new one takes the group of its strongest

@@ -25,7 +25,8 @@ Where things are:
 
 Risk 0–100 maps to `risk_level_id` and `severity_id` with fusion's own thresholds and
 bands: below `close_threshold` Info/Informational, below `create_threshold` Low, then
-Medium, High (≥ 75) and Critical (≥ 90). `confidence_score` is how strongly the
+Medium, High (≥ 75) and Critical (≥ 90); an open case reports its band, which fusion
+holds a few points below an edge (`BAND_HYSTERESIS`). `confidence_score` is how strongly the
 observations themselves match — the contribution-weighted mean of the signals' scores —
 independent of how many there are (that is what risk measures).
 """
@@ -158,7 +159,8 @@ class FindingBuilder:
         case_uid = finding_uid(change.employee_id, case.number)
         time_ms = _ms(change.time)
         risk = max(0.0, min(100.0, change.risk))
-        risk_level_id, risk_level, severity_id, severity = LEVELS[self._level(risk)]
+        level = 1 + case.band if case.open and case.band else self._level(risk)  # an open case: its (held) band
+        risk_level_id, risk_level, severity_id, severity = LEVELS[level]
         activity_id, activity_name = ACTIVITY[change.activity]
         status_id, status = STATUS[change.activity]
 

@@ -1,0 +1,101 @@
+"""Fusion: noisy-OR of decaying per-detector evidence, and the case lifecycle (SPEC section 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from telltales.detectors.base import Signal
+from telltales.detectors.fusion import BAND_HYSTERESIS, Fusion, FusionState
+
+HOUR = 3600.0
+
+
+def fusion(**overrides) -> Fusion:
+    settings = dict(half_life_s=72 * HOUR, create_threshold=50.0, close_threshold=25.0, case_ttl_s=14 * 24 * HOUR,
+                    weights={"a": 1.0, "b": 1.0, "c": 1.0, "shadowed": 1.0}, shadow=frozenset({"shadowed"}))
+    return Fusion(**(settings | overrides))
+
+
+def signal(detector: str, score: float, hours: float = 0.0) -> Signal:
+    return Signal(detector=detector, employee_id="e1", time=hours * HOUR, score=score, summary=f"{detector} {score}",
+                  event_ids=(f"{detector}-{hours}",))
+
+
+def feed(f: Fusion, *batches, state: FusionState | None = None):
+    """Fold batches of signals in order; return the final state and every case record emitted."""
+    state = state or FusionState()
+    records = []
+    for batch in batches:
+        state, changes = f.add(state, list(batch), "e1")
+        records.extend(changes)
+    return state, records
+
+
+def test_independent_tells_combine_by_noisy_or_and_one_weak_tell_stays_below_the_threshold():
+    f = fusion()
+    state, records = feed(f, [signal("a", 0.3)])
+    assert f.risk(state, 0.0) == 30.0 and records == []
+    state, records = feed(f, [signal("b", 0.4)], state=state)
+    assert f.risk(state, 0.0) == pytest.approx(100 * (1 - 0.7 * 0.6))
+    assert [(r.activity, r.case.band, r.case.detectors) for r in records] == [("create", 1, ("a", "b"))]
+
+
+def test_a_detector_counts_once_with_its_strongest_current_signal():
+    f = fusion()
+    state, _ = feed(f, [signal("a", 0.3), signal("a", 0.45), signal("a", 0.2)])
+    assert f.risk(state, 0.0) == 45.0
+
+
+def test_contributions_halve_every_half_life():
+    f = fusion()
+    state, _ = feed(f, [signal("a", 0.4)])
+    assert f.risk(state, 72 * HOUR) == pytest.approx(20.0)
+    assert f.risk(state, 144 * HOUR) == pytest.approx(10.0)
+
+
+def test_shadow_detectors_never_raise_risk():
+    f = fusion()
+    state, records = feed(f, [signal("shadowed", 1.0), signal("a", 0.3)])
+    assert f.risk(state, 0.0) == 30.0 and records == [] and "shadowed" not in state.active
+
+
+def test_updates_on_band_change_or_new_detector_and_close_after_decay():
+    f = fusion()
+    state, records = feed(f, [signal("a", 0.6)], [signal("a", 0.6, 1)], [signal("b", 0.1, 2)],
+                          [signal("c", 0.9, 3)])
+    assert [(r.activity, r.case.band, r.reason) for r in records] == [
+        ("create", 1, "risk reached the create threshold"),
+        ("update", 1, "new detector b"),
+        ("update", 3, "new detector c"),
+    ]
+    assert len({r.case.number for r in records}) == 1
+    state, closing = f.sweep(state, 30 * 24 * HOUR, "e1")
+    assert [(c.activity, c.case.open) for c in closing] == [("close", False)]
+    _, again = feed(f, [signal("a", 0.7, 31 * 24)], state=state)
+    assert again[0].activity == "create" and again[0].case.number == 2
+
+
+def test_a_risk_wobbling_at_a_band_edge_sends_no_update_until_it_falls_clearly_below():
+    f = fusion(weights={"a": 1.0, "b": 1.0})
+    state, records = feed(f, [signal("a", 0.9)])  # critical
+    assert [(r.activity, r.case.band) for r in records] == [("create", 3)]
+    # Decay to just under the 90 edge: the case stays critical, no record.
+    just_under = 72 * HOUR * 0.02  # 0.9 → ~0.887
+    state, changes = f.sweep(state, just_under, "e1")
+    assert changes == [] and state.case.band == 3 and f.risk(state, just_under) < 90
+    # Back over the edge: still critical, still nothing to say.
+    state, changes = f.add(state, [signal("a", 0.91, just_under / HOUR)], "e1")
+    assert changes == [] and state.case.band == 3
+    # Clearly below (more than BAND_HYSTERESIS under 90): one update to high.
+    later = 72 * HOUR * 0.2  # 0.91 → ~0.79
+    assert f.risk(state, later) < 90 - BAND_HYSTERESIS
+    state, changes = f.sweep(state, later, "e1")
+    assert [(c.activity, c.case.band, c.reason) for c in changes] == [("update", 2, "risk band 3 → 2")]
+
+
+@pytest.mark.parametrize(("risk", "current", "held"), [
+    (95, 0, 3), (80, 1, 2), (88, 3, 3), (85, 3, 3), (84.9, 3, 2), (70, 3, 2), (69.9, 3, 1), (72, 2, 2),
+    (69.9, 2, 1), (60, 1, 1), (30, 2, 0),
+])
+def test_held_band(risk, current, held):
+    assert fusion().held_band(risk, current) == held
