@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import math
 import re
@@ -34,6 +35,8 @@ TEXT: Final = "#ccccdc"
 GRID: Final = "#2c3235"
 PALETTE: Final = ("#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#ff780a",
                   "#96d98d", "#fade2a", "#ca95e5", "#ffa6b0")
+DPI: Final = 110
+PNG_COLORS: Final = 96
 COLORS: Final = {"green": "#73bf69", "red": "#f2495c", "orange": "#ff9830", "yellow": "#fade2a"}
 
 
@@ -171,8 +174,7 @@ def render(dashboard_json: dict[str, Any] | str | Path, prometheus_url: str, sta
             _draw_stat(frame, panel, results, unit)
         elif panel["type"] == "bargauge":
             _draw_bars(frame, results, unit)
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110, facecolor=BACKGROUND)
+    _save(fig, Path(out_png))
     plt.close(fig)
     return all_queries
 
@@ -251,6 +253,16 @@ def _draw_bars(frame, results: list[Query], unit: str) -> None:
         spine.set_color(GRID)
     for i, (_, value) in enumerate(bars):
         plot.text(_scale(value, unit), i, " " + _format(value, unit), color=TEXT, va="center", fontsize=7)
+
+
+def _save(fig, out_png: Path) -> None:
+    """Write an 8-bit palette PNG: flat dark panels need few colours, and a picture in the README stays small."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(buffer).convert("RGB").quantize(PNG_COLORS).save(out_png, optimize=True)
 
 
 # Helpers ----------------------------------------------------------------------------------------
