@@ -2,6 +2,8 @@
 
     python dashboards/render.py dashboards/telltales-pipeline-health.json \\
         --prometheus http://127.0.0.1:9090 --minutes 15 --out pipeline.png
+    python dashboards/render.py dashboards/telltales-detector-drilldown.json \\
+        --var detector=ip_kvm --var detector=anonymizer --out drilldown.png
 
 Each panel's expressions go through Prometheus' HTTP API — `query_range` for time
 series, an instant `query` at the end of the range for stat and bar panels — with
@@ -342,13 +344,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dashboard", type=Path)
     parser.add_argument("--prometheus", default="http://127.0.0.1:9090")
-    parser.add_argument("--minutes", type=float, default=15.0, help="range ending now (default 15)")
+    parser.add_argument("--minutes", type=float, default=15.0, help="length of the range (default 15)")
+    parser.add_argument("--end", type=float, help="end of the range, unix seconds (default: now)")
+    parser.add_argument("--step", type=float, help="seconds between points (default: the range / 240, at least 1)")
     parser.add_argument("--scrape-interval", type=float, default=15.0, help="the job's scrape interval, seconds")
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                        help="a template variable's value, e.g. detector=ip_kvm; repeat for several (default: All)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    end = time.time()
-    results = render(args.dashboard, args.prometheus, end - args.minutes * 60, end, args.out,
-                     scrape_interval=args.scrape_interval)
+    values: dict[str, list[str]] = {}
+    for assignment in args.var:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name:
+            parser.error(f"--var {assignment!r}: expected NAME=VALUE")
+        values.setdefault(name, []).append(value)
+    end = time.time() if args.end is None else args.end
+    results = render(args.dashboard, args.prometheus, end - args.minutes * 60, end, args.out, step=args.step,
+                     scrape_interval=args.scrape_interval, values=values)
     empty = [f"{q.panel} [{q.ref_id}]" for q in results if not q.series]
     print(f"wrote {args.out}: {len(results)} queries, {len(empty)} empty" + (f" ({', '.join(empty)})" if empty else ""))
     return 0

@@ -205,3 +205,20 @@ def test_render_draws_the_dashboard_from_this_run(run, name, tmp_path):
     assert all(q.series for q in results)
     assert 20_000 < out.stat().st_size < 300_000
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_render_command_draws_the_drilldown_for_chosen_detectors(run, tmp_path, capsys):
+    board = DASHBOARDS / "telltales-detector-drilldown.json"
+    out = tmp_path / "drilldown.png"
+    common = [str(board), "--prometheus", run.prometheus.url, "--end", f"{run.end}", "--step", "1",
+              "--minutes", f"{(run.end - run.start) / 60}", "--scrape-interval", f"{SCRAPE_INTERVAL_S}",
+              "--out", str(out)]
+    with pytest.raises(SystemExit) as refused:
+        render.main([*common, "--var", "detector"])
+    assert refused.value.code == 2 and not out.exists()
+    assert capsys.readouterr().err.endswith("error: --var 'detector': expected NAME=VALUE\n")
+
+    assert render.main([*common, "--var", "detector=ip_kvm", "--var", "detector=exploding"]) == 0
+    targets = sum(len(p["targets"]) for p in render._panels(json.loads(board.read_text("utf-8"))))
+    assert capsys.readouterr().out == f"wrote {out}: {targets} queries, 0 empty\n"
+    assert out.stat().st_size > 20_000
