@@ -35,8 +35,9 @@ BACKGROUND: Final = "#111217"
 PANEL: Final = "#181b1f"
 TEXT: Final = "#ccccdc"
 GRID: Final = "#2c3235"
+# Grafana's classic colours, as many as there are detectors (13) and then some, so no two lines of a panel share one.
 PALETTE: Final = ("#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#ff780a",
-                  "#96d98d", "#fade2a", "#ca95e5", "#ffa6b0")
+                  "#96d98d", "#fade2a", "#ca95e5", "#ffa6b0", "#6ed0e0", "#c4162a", "#1f60c4", "#e0b400")
 DPI: Final = 110
 PNG_COLORS: Final = 96
 COLORS: Final = {"green": "#73bf69", "red": "#f2495c", "orange": "#ff9830", "yellow": "#fade2a"}
