@@ -47,7 +47,7 @@ QUIET_WHEN_HEALTHY = {
     "TelltalesWorkersAbsent": ("absent() is empty while a telltales target exists", 'up{job="telltales"}', True),
     "TelltalesConsumerLagGrowing": ("the worker keeps up: lag stays far below 1000 messages",
                                     "sum by (topic) (telltales_consumer_lag_messages)", True),
-    "TelltalesDLQSpike": ("a few percent of the traffic is rejected, under the 5% threshold",
+    "TelltalesDLQSpike": ("about 1% of the traffic is rejected; the alert wants over 5% and 0.1/s for 10 minutes",
                           "sum(rate(telltales_dlq_writes_total[10m]))", True),
     "TelltalesLogSourceSilent": ("every source sent a valid event seconds ago, not an hour",
                                  "time() - max by (topic) (telltales_last_event_timestamp_seconds)", True),
