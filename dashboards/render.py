@@ -2,6 +2,8 @@
 
     python dashboards/render.py dashboards/telltales-pipeline-health.json \\
         --prometheus http://127.0.0.1:9090 --minutes 15 --out pipeline.png
+    python dashboards/render.py dashboards/telltales-detector-drilldown.json \\
+        --var detector=ip_kvm --var detector=anonymizer --out drilldown.png
 
 Each panel's expressions go through Prometheus' HTTP API — `query_range` for time
 series, an instant `query` at the end of the range for stat and bar panels — with
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import math
 import re
@@ -32,8 +35,11 @@ BACKGROUND: Final = "#111217"
 PANEL: Final = "#181b1f"
 TEXT: Final = "#ccccdc"
 GRID: Final = "#2c3235"
+# Grafana's classic colours, as many as there are detectors (13) and then some, so no two lines of a panel share one.
 PALETTE: Final = ("#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#ff780a",
-                  "#96d98d", "#fade2a", "#ca95e5", "#ffa6b0")
+                  "#96d98d", "#fade2a", "#ca95e5", "#ffa6b0", "#6ed0e0", "#c4162a", "#1f60c4", "#e0b400")
+DPI: Final = 110
+PNG_COLORS: Final = 96
 COLORS: Final = {"green": "#73bf69", "red": "#f2495c", "orange": "#ff9830", "yellow": "#fade2a"}
 
 
@@ -171,8 +177,7 @@ def render(dashboard_json: dict[str, Any] | str | Path, prometheus_url: str, sta
             _draw_stat(frame, panel, results, unit)
         elif panel["type"] == "bargauge":
             _draw_bars(frame, results, unit)
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110, facecolor=BACKGROUND)
+    _save(fig, Path(out_png))
     plt.close(fig)
     return all_queries
 
@@ -253,6 +258,16 @@ def _draw_bars(frame, results: list[Query], unit: str) -> None:
         plot.text(_scale(value, unit), i, " " + _format(value, unit), color=TEXT, va="center", fontsize=7)
 
 
+def _save(fig, out_png: Path) -> None:
+    """Write an 8-bit palette PNG: flat dark panels need few colours, and a picture in the README stays small."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(buffer).convert("RGB").quantize(PNG_COLORS).save(out_png, optimize=True)
+
+
 # Helpers ----------------------------------------------------------------------------------------
 def default_step(start: float, end: float) -> float:
     """About 240 points per series, never finer than a second."""
@@ -330,13 +345,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dashboard", type=Path)
     parser.add_argument("--prometheus", default="http://127.0.0.1:9090")
-    parser.add_argument("--minutes", type=float, default=15.0, help="range ending now (default 15)")
+    parser.add_argument("--minutes", type=float, default=15.0, help="length of the range (default 15)")
+    parser.add_argument("--end", type=float, help="end of the range, unix seconds (default: now)")
+    parser.add_argument("--step", type=float, help="seconds between points (default: the range / 240, at least 1)")
     parser.add_argument("--scrape-interval", type=float, default=15.0, help="the job's scrape interval, seconds")
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                        help="a template variable's value, e.g. detector=ip_kvm; repeat for several (default: All)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    end = time.time()
-    results = render(args.dashboard, args.prometheus, end - args.minutes * 60, end, args.out,
-                     scrape_interval=args.scrape_interval)
+    values: dict[str, list[str]] = {}
+    for assignment in args.var:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name:
+            parser.error(f"--var {assignment!r}: expected NAME=VALUE")
+        values.setdefault(name, []).append(value)
+    end = time.time() if args.end is None else args.end
+    results = render(args.dashboard, args.prometheus, end - args.minutes * 60, end, args.out, step=args.step,
+                     scrape_interval=args.scrape_interval, values=values)
     empty = [f"{q.panel} [{q.ref_id}]" for q in results if not q.series]
     print(f"wrote {args.out}: {len(results)} queries, {len(empty)} empty" + (f" ({', '.join(empty)})" if empty else ""))
     return 0

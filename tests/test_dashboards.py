@@ -12,18 +12,16 @@ import json
 import os
 import random
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from promserver import SCRAPE_INTERVAL_S, Prometheus, prometheus_tools
 
 from telltales.detectors import registry
 from telltales.schemas.config import Config
@@ -55,15 +53,6 @@ def all_targets():
         for panel in render._panels(board):
             for target in panel.get("targets", []):
                 yield name, panel, target
-
-
-def prometheus_tools() -> tuple[str, str]:
-    """Paths of promtool and prometheus, installing Debian's prometheus package first if missing."""
-    if shutil.which("promtool") is None or shutil.which("prometheus") is None:
-        subprocess.run(["bash", str(ROOT / "deploy" / "install-prometheus.sh")], check=True)
-    tools = shutil.which("promtool"), shutil.which("prometheus")
-    assert all(tools), "deploy/install-prometheus.sh ran but promtool/prometheus are still not on PATH"
-    return tools
 
 
 def test_committed_json_is_what_the_code_generates():
@@ -154,37 +143,6 @@ def test_variables_are_filled_like_grafana_fills_them():
 
 
 # Real Prometheus ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, deadline: float) -> None:
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(url)
-        time.sleep(0.2)
-
-
-def scraped_until(base: str, when: float, deadline: float) -> None:
-    """Wait until Prometheus holds a scrape taken at or after `when` (scrapes drift; a fixed sleep is flaky)."""
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": f"timestamp({m.BUILD_INFO})"})
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        with urllib.request.urlopen(url, timeout=5) as response:
-            result = json.loads(response.read())["data"]["result"]
-        if result and float(result[0]["value"][1]) >= when:
-            return
-    raise TimeoutError(f"Prometheus scraped nothing after {when}")
-
-
 def feed(metrics: Metrics, detectors: list[str], stop: threading.Event) -> None:
     """A few events a tick on every source, some rejects, signals, findings and latencies."""
     rng = random.Random(7)
@@ -218,52 +176,34 @@ def feed(metrics: Metrics, detectors: list[str], stop: threading.Event) -> None:
 
 @pytest.mark.slow
 def test_dashboard_queries_return_live_series_from_a_real_prometheus(tmp_path):
-    _, prometheus = prometheus_tools()
     detectors = list(registry.discover())
     metrics = Metrics.from_config(Config())
     server = metrics.serve(0, addr="127.0.0.1")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    shutil.copy(ROOT / "deploy" / "prometheus" / "telltales-rules.yml", tmp_path)
-    (tmp_path / "prometheus.yml").write_text(json.dumps({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": ["telltales-rules.yml"],
-        "scrape_configs": [{"job_name": "telltales",
-                            "static_configs": [{"targets": [f"127.0.0.1:{server.server_port}"]}]}],
-    }))
-    process = subprocess.Popen(
-        [prometheus, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "wb"))  # noqa: SIM115
     stop = threading.Event()
     feeder = threading.Thread(target=feed, args=(metrics, detectors, stop), daemon=True)
     try:
-        wait_ready(f"{base}/-/ready", time.monotonic() + 20)
-        # Target discovery reaches the scrape loop a few seconds after start: wait for a first scrape.
-        scraped_until(base, 0, deadline=time.monotonic() + 20)
-        start = time.time()
-        feeder.start()
-        scraped_until(base, start + 7, deadline=time.monotonic() + 25)  # seven scrapes at 1 s
-        end = time.time()
-        out = Path(os.environ.get("TELLTALES_DASHBOARD_PNG_DIR") or tmp_path)
-        empty, flat = [], []
-        for name in generate.DASHBOARDS:
-            results = render.render(DASHBOARDS / name, base, start, end, out / name.replace(".json", ".png"),
-                                    step=1, scrape_interval=1)
-            assert (out / name.replace(".json", ".png")).stat().st_size > 10_000
-            empty += [f"{name}: {q.panel} [{q.ref_id}] {q.expr}" for q in results if not q.series]
-            flat += [f"{name}: {q.panel} [{q.ref_id}] {q.expr}" for q in results if q.series and not q.nonzero()]
-        assert not empty, "queries with no series:\n" + "\n".join(empty)
-        assert not flat, "queries whose every value is zero though traffic was fed:\n" + "\n".join(flat)
-        with urllib.request.urlopen(f"{base}/api/v1/rules", timeout=5) as response:
-            groups = json.loads(response.read())["data"]["groups"]
-        evaluated = [r for g in groups for r in g["rules"]]
-        assert {r["name"] for r in evaluated} >= {"TelltalesWorkerDown", "TelltalesDLQSpike"}
-        assert all(r["health"] in ("ok", "unknown") for r in evaluated), evaluated
+        with Prometheus(tmp_path, [f"127.0.0.1:{server.server_port}"]) as prometheus:
+            # Target discovery reaches the scrape loop a few seconds after start: wait for a first scrape.
+            prometheus.scraped_until(0, timeout_s=20)
+            start = time.time()
+            feeder.start()
+            prometheus.scraped_until(start + 7, timeout_s=25)  # seven scrapes at 1 s
+            end = time.time()
+            out = Path(os.environ.get("TELLTALES_DASHBOARD_PNG_DIR") or tmp_path)
+            empty, flat = [], []
+            for name in generate.DASHBOARDS:
+                results = render.render(DASHBOARDS / name, prometheus.url, start, end,
+                                        out / name.replace(".json", ".png"), step=1, scrape_interval=SCRAPE_INTERVAL_S)
+                assert (out / name.replace(".json", ".png")).stat().st_size > 10_000
+                empty += [f"{name}: {q.panel} [{q.ref_id}] {q.expr}" for q in results if not q.series]
+                flat += [f"{name}: {q.panel} [{q.ref_id}] {q.expr}" for q in results if q.series and not q.nonzero()]
+            assert not empty, "queries with no series:\n" + "\n".join(empty)
+            assert not flat, "queries whose every value is zero though traffic was fed:\n" + "\n".join(flat)
+            evaluated = [r for g in prometheus.get("rules")["groups"] for r in g["rules"]]
+            assert {r["name"] for r in evaluated} >= {"TelltalesWorkerDown", "TelltalesDLQSpike"}
+            assert all(r["health"] in ("ok", "unknown") for r in evaluated), evaluated
     finally:
         stop.set()
         feeder.join(timeout=5)
-        process.terminate()
-        process.wait(timeout=20)
         server.shutdown()
         server.server_close()
