@@ -80,6 +80,7 @@ from typing import Any, Final
 
 import msgspec
 from faust.exceptions import ImproperlyConfigured
+from faust.web import View
 
 from telltales.detectors import registry
 from telltales.detectors.base import KEY_KINDS, KeyObservation, Signal
@@ -221,6 +222,44 @@ class Worker:
         if t.keys:
             app.agent(app.batch_topic(*t.keys.values()), name="telltales.keys")(self._keys_agent)
         app.timer(SWEEP_INTERVAL_S, name="telltales.sweep")(self._sweep_timer)
+        worker = self
+
+        @app.page("/health")
+        class Health(View):
+            """Liveness, readiness and start-up probes (deploy/k8s, the Dockerfile's HEALTHCHECK)."""
+
+            async def get(self, request):
+                status, ready = worker.health()
+                return self.json(status, status=200 if ready else 503)
+
+    def health(self) -> tuple[dict[str, Any], bool]:
+        """What `GET /health` answers, and whether that is a 200 (else 503).
+
+        503 until the first table recovery is done (the start-up probe waits for it) and
+        once the worker is stopping or crashed. A recovery after a later rebalance is
+        reported (`"recovering"`) but stays a 200: the liveness probe shares this page, and
+        restarting a worker because it is rebuilding a partition's state would only start
+        the rebuild again.
+        """
+        from . import version as _version
+
+        app, consumer = self.app, self.app.consumer
+        recovered = app.tables.recovery.completed.is_set()
+        if app.crashed or consumer.crashed:
+            status = "crashed"
+        elif app.should_stop:
+            status = "stopping"
+        elif not recovered:
+            status = "starting"
+        elif app.in_recovery or app.rebalancing:
+            status = "recovering"
+        else:
+            status = "ok"
+        assigned = {tp.partition for tp in consumer.assignment() if tp.topic == self.topology.directory} \
+            if consumer.started else set()
+        body = {"status": status, "version": _version(), "partitions": len(assigned),
+                "recovered": recovered and not app.in_recovery}
+        return body, status in ("ok", "recovering")
 
     async def _employees_agent(self, stream) -> None:
         async for batch in stream:
