@@ -29,13 +29,20 @@ def get_health(port: int) -> tuple[int, dict] | None:
         return None
 
 
-def another_free_port(taken: int) -> int:
-    while True:
-        with socket.socket() as sock:
+def free_ports(n: int) -> list[int]:
+    """`n` distinct loopback ports nothing listens on."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port != taken:
-            return port
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def with_ports(config_text: str, web_port: int, metrics_port: int) -> str:
+    return config_text.replace("[worker]\n", f"[worker]\nweb_port = {web_port}\nmetrics_port = {metrics_port}\n")
 
 
 def test_health_is_503_before_the_worker_has_started(tmp_path, monkeypatch):
@@ -48,10 +55,10 @@ def test_health_is_503_before_the_worker_has_started(tmp_path, monkeypatch):
 
 @pytest.mark.kafka
 def test_health_says_ok_with_the_assigned_partitions_once_the_worker_consumes(kafka_bootstrap, topic_prefix,
-                                                                              tmp_path, free_port):
+                                                                              tmp_path):
     text, config = worker_config(kafka_bootstrap, topic_prefix)
-    metrics_port, web_port = free_port, another_free_port(free_port)
-    text = text.replace("[worker]\n", f"[worker]\nweb_port = {web_port}\nmetrics_port = {metrics_port}\n")
+    web_port, metrics_port = free_ports(2)
+    text = with_ports(text, web_port, metrics_port)
     create_topics(config)
     produce(config, as_kafka([line("vpn_login", "emp-1", 0, src_ip="24.12.7.1")]))
     worker = RunningWorker(tmp_path, text, web=True)
