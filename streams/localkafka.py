@@ -9,6 +9,11 @@ Library use::
         produce_to(kafka.bootstrap)      # "127.0.0.1:PORT"
         kafka.restart()                  # same data dir and port; kafka.kill() for faults
 
+    # Also a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for these users)
+    # and an SSL one (client certificates required when the trust store is given):
+    LocalKafka(sasl_users={"telltales": "secret"}, tls=ServerTls(keystore, "pw", truststore=ca_pem))
+    kafka.sasl_bootstrap, kafka.ssl_bootstrap
+
 Command line (``start`` runs in the foreground, like ``kafka-server-start``; Ctrl-C or
 SIGTERM stops the broker cleanly)::
 
@@ -49,9 +54,11 @@ import tempfile
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LocalKafka", "LocalKafkaError", "broker_ready", "default_cache_dir", "kafka_version", "port_is_free"]
+__all__ = ["LocalKafka", "LocalKafkaError", "ServerTls", "broker_ready", "default_cache_dir", "kafka_version",
+           "port_is_free"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -65,10 +72,20 @@ STATE_FILE = "localkafka.json"
 LOG_FILE = "broker.log"  # written by log4j2 (see deploy/kafka/log4j2.properties)
 OUT_FILE = "broker.out"  # the JVM's own stdout/stderr: crashes, class-path errors
 NODE_ID = 1
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class LocalKafkaError(RuntimeError):
     """The local broker could not be fetched, started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """What an SSL listener needs: the broker's key and certificate chain, and whom to trust."""
+
+    keystore: Path  # PKCS12: the broker's private key and certificate (its CN or SAN names 127.0.0.1)
+    password: str  # of the key store and the key in it
+    truststore: Path | None = None  # PEM CA certificates; given, clients must present a certificate they signed
 
 
 # --- assets and caches -------------------------------------------------------
@@ -266,13 +283,28 @@ class LocalKafka:
         Where ``fetch()`` puts the jars; defaults to ``default_cache_dir()``.
     start_timeout:
         Seconds ``start()`` waits for the broker to report itself live.
+    sasl_users:
+        user → password: also listen on ``sasl_bootstrap`` (SASL_PLAINTEXT) with PLAIN and
+        SCRAM-SHA-256/512 for these users (SCRAM credentials are written when the data dir
+        is formatted, so a reused data dir keeps its first users).
+    tls:
+        Also listen on ``ssl_bootstrap`` (SSL) with this key store.
     """
 
-    def __init__(self, data_dir=None, port=None, cache_dir=None, start_timeout=START_TIMEOUT_S):
+    def __init__(self, data_dir=None, port=None, cache_dir=None, start_timeout=START_TIMEOUT_S, *,
+                 sasl_users: dict[str, str] | None = None, tls: ServerTls | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.data_dir = Path(data_dir) if data_dir else None
         self.port = port
         self.controller_port = None
+        for name, password in (sasl_users or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or any(c in password for c in '"\\,=[]'):
+                raise LocalKafkaError(f"SASL user {name!r}: use letters, digits, '.', '_', '-' in names and no "
+                                      "quotes, backslashes, commas, '=' or brackets in passwords")
+        self.sasl_users = dict(sasl_users or {})
+        self.tls = tls
+        self.sasl_port = None
+        self.ssl_port = None
         self.start_timeout = start_timeout
         self._owns_data_dir = False
         self._proc = None
@@ -287,6 +319,20 @@ class LocalKafka:
         if self.port is None:
             raise LocalKafkaError("broker not started yet: call start() first")
         return f"{HOST}:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listener (with ``sasl_users``)."""
+        if self.sasl_port is None:
+            raise LocalKafkaError("no SASL listener: pass sasl_users and call start() first")
+        return f"{HOST}:{self.sasl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        """The SSL listener (with ``tls``)."""
+        if self.ssl_port is None:
+            raise LocalKafkaError("no SSL listener: pass tls and call start() first")
+        return f"{HOST}:{self.ssl_port}"
 
     @property
     def libs_dir(self) -> Path:
@@ -352,6 +398,12 @@ class LocalKafka:
         self.port = port or self.port or _free_port()
         while self.controller_port in (None, self.port):
             self.controller_port = _free_port()
+        if self.sasl_users:
+            while self.sasl_port in (None, self.port, self.controller_port):
+                self.sasl_port = _free_port()
+        if self.tls:
+            while self.ssl_port in (None, self.port, self.controller_port, self.sasl_port):
+                self.ssl_port = _free_port()
         self._check_ports_free()
         if data_dir is not None:
             self.data_dir, self._owns_data_dir = Path(data_dir), False
@@ -370,16 +422,43 @@ class LocalKafka:
         return self
 
     def _check_ports_free(self) -> None:
-        for p in (self.port, self.controller_port):
-            if not port_is_free(p):
+        for p in (self.port, self.controller_port, self.sasl_port, self.ssl_port):
+            if p is not None and not port_is_free(p):
                 raise LocalKafkaError(f"port {HOST}:{p} is in use: stop what holds it or pick another --port")
 
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        extra = "".join(f",{name}://{HOST}:{port}" for name, port in (("SASL_PLAINTEXT", self.sasl_port),
+                                                                        ("SSL", self.ssl_port)) if port)
         config = string.Template(_asset_text("server.properties")).substitute(
-            PORT=self.port, CONTROLLER_PORT=self.controller_port, LOG_DIRS=self.data_dir / "kraft")
-        (self.data_dir / "server.properties").write_text(config, encoding="utf-8")
+            PORT=self.port, CONTROLLER_PORT=self.controller_port, LOG_DIRS=self.data_dir / "kraft",
+            EXTRA_LISTENERS=extra)
+        (self.data_dir / "server.properties").write_text(config + self._security_config(), encoding="utf-8")
         (self.data_dir / "log4j2.properties").write_text(_asset_text("log4j2.properties"), encoding="utf-8")
+
+    def _security_config(self) -> str:
+        """Settings of the SASL and SSL listeners, appended to server.properties."""
+        lines = []
+        if self.sasl_users:
+            plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+            lines += ["", "# --- SASL_PLAINTEXT listener: PLAIN (users listed here) and SCRAM (users stored at format)",
+                      f"sasl.enabled.mechanisms=PLAIN,{','.join(SCRAM_MECHANISMS)}",
+                      "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+                      f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"]
+            lines += [f"listener.name.sasl_plaintext.{m.lower()}.sasl.jaas.config="
+                      "org.apache.kafka.common.security.scram.ScramLoginModule required;" for m in SCRAM_MECHANISMS]
+        if self.tls:
+            tls = self.tls
+            lines += ["", "# --- SSL listener",
+                      "listener.name.ssl.ssl.keystore.type=PKCS12",
+                      f"listener.name.ssl.ssl.keystore.location={tls.keystore}",
+                      f"listener.name.ssl.ssl.keystore.password={tls.password}",
+                      f"listener.name.ssl.ssl.key.password={tls.password}"]
+            if tls.truststore:
+                lines += ["listener.name.ssl.ssl.truststore.type=PEM",
+                          f"listener.name.ssl.ssl.truststore.location={tls.truststore}",
+                          "listener.name.ssl.ssl.client.auth=required"]
+        return "\n".join(lines) + "\n" if lines else ""
 
     def _jvm(self, java: str, main: str) -> list[str]:
         return [java, *JVM_OPTS, f"-Dkafka.logs.dir={self.data_dir}",
@@ -389,6 +468,9 @@ class LocalKafka:
     def _format(self, java: str) -> None:
         cmd = self._jvm(java, STORAGE_TOOL_MAIN) + [
             "format", "--config", str(self.data_dir / "server.properties"), "--cluster-id", _cluster_id()]
+        for name, password in self.sasl_users.items():
+            for mechanism in SCRAM_MECHANISMS:
+                cmd += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise LocalKafkaError("kafka-storage format failed:\n" + _last_lines(result.stdout + result.stderr, 30))
@@ -419,7 +501,8 @@ class LocalKafka:
 
     def _write_state(self) -> None:
         state = {"pid": self._proc.pid, "port": self.port, "controller_port": self.controller_port,
-                 "bootstrap": self.bootstrap, "owner_pid": os.getpid()}
+                 "bootstrap": self.bootstrap, "sasl_port": self.sasl_port, "ssl_port": self.ssl_port,
+                 "owner_pid": os.getpid()}
         (self.data_dir / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
 
     # -- stop, kill, restart

@@ -957,11 +957,14 @@ def _free_port() -> int:
 
 
 def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
+    from .kafka_client import faust_credentials
+
     worker = config.worker
     return BatchApp(
         worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
         broker_client_id=config.kafka.client_id,
+        broker_credentials=faust_credentials(config.kafka),
         store=worker.store,
         datadir=worker.data_dir,
         topic_partitions=topology.partitions,
@@ -985,17 +988,16 @@ class PreflightError(RuntimeError):
 
 def preflight(config: Config, topology: Topology, *, timeout_s: float = 5.0) -> None:
     """Fail fast: the broker answers, the input topics exist co-partitioned, the internal topics are created."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
 
-    from .kafka_client import kafka_python_kwargs
+    from .kafka_client import KafkaUnavailable, admin_client
 
     servers = config.kafka.bootstrap_servers
     try:
-        admin = KafkaAdminClient(**kafka_python_kwargs(config.kafka), request_timeout_ms=int(timeout_s * 1000),
-                                 bootstrap_timeout_ms=int(timeout_s * 1000))
-    except (KafkaTimeoutError, KafkaConnectionError):
-        raise PreflightError(f"cannot reach Kafka at {servers} (no broker answered)") from None
+        admin = admin_client(config.kafka, timeout_s=timeout_s, bootstrap_timeout_s=timeout_s)
+    except KafkaUnavailable as exc:
+        raise PreflightError(str(exc)) from None
     try:
         inputs = [*topology.telemetry, topology.directory, topology.alerts, topology.dlq]
         existing = set(admin.list_topics())
