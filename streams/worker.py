@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from faust.exceptions import ImproperlyConfigured
+from faust.exceptions import ConsumerNotStarted, ImproperlyConfigured
 from faust.web import View
 
 from telltales.detectors import registry
@@ -255,8 +255,10 @@ class Worker:
             status = "recovering"
         else:
             status = "ok"
-        assigned = {tp.partition for tp in consumer.assignment() if tp.topic == self.topology.directory} \
-            if consumer.started else set()
+        try:
+            assigned = {tp.partition for tp in consumer.assignment() if tp.topic == self.topology.directory}
+        except ConsumerNotStarted:  # the web server starts before the consumer's thread
+            assigned = set()
         body = {"status": status, "version": _version(), "partitions": len(assigned),
                 "recovered": recovered and not app.in_recovery}
         return body, status in ("ok", "recovering")
