@@ -9,10 +9,11 @@ Library use::
         produce_to(kafka.bootstrap)      # "127.0.0.1:PORT"
         kafka.restart()                  # same data dir and port; kafka.kill() for faults
 
-    # Also a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for these users)
-    # and an SSL one (client certificates required when the trust store is given):
+    # Also a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for these users),
+    # an SSL one (client certificates required when the trust store is given) and, with
+    # both, a SASL_SSL one:
     LocalKafka(sasl_users={"telltales": "secret"}, tls=ServerTls(keystore, "pw", truststore=ca_pem))
-    kafka.sasl_bootstrap, kafka.ssl_bootstrap
+    kafka.sasl_bootstrap, kafka.ssl_bootstrap, kafka.sasl_ssl_bootstrap
 
 Command line (``start`` runs in the foreground, like ``kafka-server-start``; Ctrl-C or
 SIGTERM stops the broker cleanly)::
@@ -288,7 +289,9 @@ class LocalKafka:
         SCRAM-SHA-256/512 for these users (SCRAM credentials are written when the data dir
         is formatted, so a reused data dir keeps its first users).
     tls:
-        Also listen on ``ssl_bootstrap`` (SSL) with this key store.
+        Also listen on ``ssl_bootstrap`` (SSL) with this key store; with ``sasl_users`` as
+        well, on ``sasl_ssl_bootstrap`` (SASL_SSL: the same logins over TLS, no client
+        certificate asked for).
     """
 
     def __init__(self, data_dir=None, port=None, cache_dir=None, start_timeout=START_TIMEOUT_S, *,
@@ -303,8 +306,7 @@ class LocalKafka:
                                       "quotes, backslashes, commas, '=' or brackets in passwords")
         self.sasl_users = dict(sasl_users or {})
         self.tls = tls
-        self.sasl_port = None
-        self.ssl_port = None
+        self.secured_ports: dict[str, int] = {}  # listener name → port, chosen at the first start()
         self.start_timeout = start_timeout
         self._owns_data_dir = False
         self._proc = None
@@ -323,16 +325,26 @@ class LocalKafka:
     @property
     def sasl_bootstrap(self) -> str:
         """The SASL_PLAINTEXT listener (with ``sasl_users``)."""
-        if self.sasl_port is None:
-            raise LocalKafkaError("no SASL listener: pass sasl_users and call start() first")
-        return f"{HOST}:{self.sasl_port}"
+        return self._secured_bootstrap("SASL_PLAINTEXT", "sasl_users")
 
     @property
     def ssl_bootstrap(self) -> str:
         """The SSL listener (with ``tls``)."""
-        if self.ssl_port is None:
-            raise LocalKafkaError("no SSL listener: pass tls and call start() first")
-        return f"{HOST}:{self.ssl_port}"
+        return self._secured_bootstrap("SSL", "tls")
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """The SASL_SSL listener (with ``sasl_users`` and ``tls``)."""
+        return self._secured_bootstrap("SASL_SSL", "sasl_users and tls")
+
+    def _secured_bootstrap(self, listener: str, needs: str) -> str:
+        if listener not in self.secured_ports:
+            raise LocalKafkaError(f"no {listener} listener: pass {needs} and call start() first")
+        return f"{HOST}:{self.secured_ports[listener]}"
+
+    def _secured_listeners(self) -> list[str]:
+        return [name for name, wanted in (("SASL_PLAINTEXT", self.sasl_users), ("SSL", self.tls),
+                                          ("SASL_SSL", self.sasl_users and self.tls)) if wanted]
 
     @property
     def libs_dir(self) -> Path:
@@ -398,12 +410,10 @@ class LocalKafka:
         self.port = port or self.port or _free_port()
         while self.controller_port in (None, self.port):
             self.controller_port = _free_port()
-        if self.sasl_users:
-            while self.sasl_port in (None, self.port, self.controller_port):
-                self.sasl_port = _free_port()
-        if self.tls:
-            while self.ssl_port in (None, self.port, self.controller_port, self.sasl_port):
-                self.ssl_port = _free_port()
+        for listener in self._secured_listeners():
+            while self.secured_ports.get(listener) in (None, self.port, self.controller_port) or \
+                    list(self.secured_ports.values()).count(self.secured_ports[listener]) > 1:
+                self.secured_ports[listener] = _free_port()
         self._check_ports_free()
         if data_dir is not None:
             self.data_dir, self._owns_data_dir = Path(data_dir), False
@@ -422,14 +432,13 @@ class LocalKafka:
         return self
 
     def _check_ports_free(self) -> None:
-        for p in (self.port, self.controller_port, self.sasl_port, self.ssl_port):
-            if p is not None and not port_is_free(p):
+        for p in (self.port, self.controller_port, *self.secured_ports.values()):
+            if not port_is_free(p):
                 raise LocalKafkaError(f"port {HOST}:{p} is in use: stop what holds it or pick another --port")
 
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        extra = "".join(f",{name}://{HOST}:{port}" for name, port in (("SASL_PLAINTEXT", self.sasl_port),
-                                                                        ("SSL", self.ssl_port)) if port)
+        extra = "".join(f",{name}://{HOST}:{port}" for name, port in self.secured_ports.items())
         config = string.Template(_asset_text("server.properties")).substitute(
             PORT=self.port, CONTROLLER_PORT=self.controller_port, LOG_DIRS=self.data_dir / "kraft",
             EXTRA_LISTENERS=extra)
@@ -440,24 +449,23 @@ class LocalKafka:
         """Settings of the SASL and SSL listeners, appended to server.properties."""
         lines = []
         if self.sasl_users:
-            plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
-            lines += ["", "# --- SASL_PLAINTEXT listener: PLAIN (users listed here) and SCRAM (users stored at format)",
-                      f"sasl.enabled.mechanisms=PLAIN,{','.join(SCRAM_MECHANISMS)}",
-                      "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-                      f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"]
-            lines += [f"listener.name.sasl_plaintext.{m.lower()}.sasl.jaas.config="
-                      "org.apache.kafka.common.security.scram.ScramLoginModule required;" for m in SCRAM_MECHANISMS]
-        if self.tls:
-            tls = self.tls
-            lines += ["", "# --- SSL listener",
-                      "listener.name.ssl.ssl.keystore.type=PKCS12",
-                      f"listener.name.ssl.ssl.keystore.location={tls.keystore}",
-                      f"listener.name.ssl.ssl.keystore.password={tls.password}",
-                      f"listener.name.ssl.ssl.key.password={tls.password}"]
-            if tls.truststore:
-                lines += ["listener.name.ssl.ssl.truststore.type=PEM",
-                          f"listener.name.ssl.ssl.truststore.location={tls.truststore}",
-                          "listener.name.ssl.ssl.client.auth=required"]
+            lines.append(f"sasl.enabled.mechanisms=PLAIN,{','.join(SCRAM_MECHANISMS)}")
+        for listener in self.secured_ports:
+            prefix = f"listener.name.{listener.lower()}."
+            lines += ["", f"# --- {listener} listener"]
+            if listener.startswith("SASL"):  # PLAIN: the users listed here; SCRAM: the users stored at format
+                plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+                lines.append(f"{prefix}plain.sasl.jaas.config="
+                             f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};")
+                lines += [f"{prefix}{m.lower()}.sasl.jaas.config="
+                          "org.apache.kafka.common.security.scram.ScramLoginModule required;" for m in SCRAM_MECHANISMS]
+            if listener.endswith("SSL"):
+                tls = self.tls
+                lines += [f"{prefix}ssl.keystore.type=PKCS12", f"{prefix}ssl.keystore.location={tls.keystore}",
+                          f"{prefix}ssl.keystore.password={tls.password}", f"{prefix}ssl.key.password={tls.password}"]
+                if tls.truststore and listener == "SSL":  # over SASL_SSL the login says who the client is
+                    lines += [f"{prefix}ssl.truststore.type=PEM", f"{prefix}ssl.truststore.location={tls.truststore}",
+                              f"{prefix}ssl.client.auth=required"]
         return "\n".join(lines) + "\n" if lines else ""
 
     def _jvm(self, java: str, main: str) -> list[str]:
@@ -501,8 +509,7 @@ class LocalKafka:
 
     def _write_state(self) -> None:
         state = {"pid": self._proc.pid, "port": self.port, "controller_port": self.controller_port,
-                 "bootstrap": self.bootstrap, "sasl_port": self.sasl_port, "ssl_port": self.ssl_port,
-                 "owner_pid": os.getpid()}
+                 "bootstrap": self.bootstrap, "secured_ports": self.secured_ports, "owner_pid": os.getpid()}
         (self.data_dir / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
 
     # -- stop, kill, restart

@@ -149,9 +149,12 @@ def secured_config(tmp_path: Path, broker: LocalKafka, prefix: str, kafka: str) 
     return path, plain
 
 
-def sasl_kafka(broker: LocalKafka, mechanism: str, password_file: Path) -> str:
-    return (f'bootstrap_servers = "{broker.sasl_bootstrap}"\nsecurity_protocol = "SASL_PLAINTEXT"\n'
-            f'sasl_mechanism = "{mechanism}"\nsasl_username = "{SASL_USER}"\nsasl_password_file = "{password_file}"')
+def sasl_kafka(broker: LocalKafka, mechanism: str, password_file: Path, ca: Path | None = None) -> str:
+    """SASL_PLAINTEXT, or SASL_SSL verifying the broker against `ca`."""
+    protocol, bootstrap = ("SASL_SSL", broker.sasl_ssl_bootstrap) if ca else ("SASL_PLAINTEXT", broker.sasl_bootstrap)
+    return (f'bootstrap_servers = "{bootstrap}"\nsecurity_protocol = "{protocol}"\n'
+            f'sasl_mechanism = "{mechanism}"\nsasl_username = "{SASL_USER}"\nsasl_password_file = "{password_file}"'
+            + (f'\nssl_cafile = "{ca}"' if ca else ""))
 
 
 def tls_kafka(broker: LocalKafka, pki: Path, ca: str = "good") -> str:
@@ -184,6 +187,18 @@ def test_topics_create_and_the_worker_log_in_with_sasl(secured_kafka, topic_pref
     secret = tmp_path / "kafka-password"
     secret.write_text(SASL_PASSWORD + "\n", "utf-8")  # a mounted Secret often ends with a newline
     path, plain = secured_config(tmp_path, broker, topic_prefix, sasl_kafka(broker, mechanism, secret))
+    findings = run_secured_worker(tmp_path, path, plain)
+    assert [f["actor"]["user"]["uid"] for f in findings] == ["emp-1"]
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_the_worker_logs_in_with_scram_over_tls_as_the_kubernetes_config_does(secured_kafka, topic_prefix, tmp_path):
+    broker, pki = secured_kafka
+    secret = tmp_path / "kafka-password"
+    secret.write_text(SASL_PASSWORD, "utf-8")
+    kafka = sasl_kafka(broker, "SCRAM-SHA-512", secret, ca=pki / "good" / "ca.pem")
+    path, plain = secured_config(tmp_path, broker, topic_prefix, kafka)
     findings = run_secured_worker(tmp_path, path, plain)
     assert [f["actor"]["user"]["uid"] for f in findings] == ["emp-1"]
 
