@@ -138,6 +138,9 @@ class WorkerConfig(_Section):
     web_port: Annotated[int, Meta(ge=0, le=65535)] = 6066  # health endpoint
     store: str = "memory://"  # Faust table store, e.g. rocksdb:// for fast restarts
     data_dir: str = "./telltales-data"
+    # A worker that stops heartbeating (crash, kill -9, a partitioned pod) keeps its partitions this long before
+    # the group hands them to the others. The broker accepts 6 s and up (group.min.session.timeout.ms).
+    session_timeout_s: Annotated[float, Meta(ge=6.0)] = 60.0
 
 
 class Config(_Section):

@@ -9,6 +9,12 @@ Library use::
         produce_to(kafka.bootstrap)      # "127.0.0.1:PORT"
         kafka.restart()                  # same data dir and port; kafka.kill() for faults
 
+    # Also a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 for these users),
+    # an SSL one (client certificates required when the trust store is given) and, with
+    # both, a SASL_SSL one:
+    LocalKafka(sasl_users={"telltales": "secret"}, tls=ServerTls(keystore, "pw", truststore=ca_pem))
+    kafka.sasl_bootstrap, kafka.ssl_bootstrap, kafka.sasl_ssl_bootstrap
+
 Command line (``start`` runs in the foreground, like ``kafka-server-start``; Ctrl-C or
 SIGTERM stops the broker cleanly)::
 
@@ -49,9 +55,11 @@ import tempfile
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LocalKafka", "LocalKafkaError", "broker_ready", "default_cache_dir", "kafka_version", "port_is_free"]
+__all__ = ["LocalKafka", "LocalKafkaError", "ServerTls", "broker_ready", "default_cache_dir", "kafka_version",
+           "port_is_free"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -65,10 +73,20 @@ STATE_FILE = "localkafka.json"
 LOG_FILE = "broker.log"  # written by log4j2 (see deploy/kafka/log4j2.properties)
 OUT_FILE = "broker.out"  # the JVM's own stdout/stderr: crashes, class-path errors
 NODE_ID = 1
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class LocalKafkaError(RuntimeError):
     """The local broker could not be fetched, started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """What an SSL listener needs: the broker's key and certificate chain, and whom to trust."""
+
+    keystore: Path  # PKCS12: the broker's private key and certificate (its CN or SAN names 127.0.0.1)
+    password: str  # of the key store and the key in it
+    truststore: Path | None = None  # PEM CA certificates; given, clients must present a certificate they signed
 
 
 # --- assets and caches -------------------------------------------------------
@@ -266,13 +284,29 @@ class LocalKafka:
         Where ``fetch()`` puts the jars; defaults to ``default_cache_dir()``.
     start_timeout:
         Seconds ``start()`` waits for the broker to report itself live.
+    sasl_users:
+        user → password: also listen on ``sasl_bootstrap`` (SASL_PLAINTEXT) with PLAIN and
+        SCRAM-SHA-256/512 for these users (SCRAM credentials are written when the data dir
+        is formatted, so a reused data dir keeps its first users).
+    tls:
+        Also listen on ``ssl_bootstrap`` (SSL) with this key store; with ``sasl_users`` as
+        well, on ``sasl_ssl_bootstrap`` (SASL_SSL: the same logins over TLS, no client
+        certificate asked for).
     """
 
-    def __init__(self, data_dir=None, port=None, cache_dir=None, start_timeout=START_TIMEOUT_S):
+    def __init__(self, data_dir=None, port=None, cache_dir=None, start_timeout=START_TIMEOUT_S, *,
+                 sasl_users: dict[str, str] | None = None, tls: ServerTls | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.data_dir = Path(data_dir) if data_dir else None
         self.port = port
         self.controller_port = None
+        for name, password in (sasl_users or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or any(c in password for c in '"\\,=[]'):
+                raise LocalKafkaError(f"SASL user {name!r}: use letters, digits, '.', '_', '-' in names and no "
+                                      "quotes, backslashes, commas, '=' or brackets in passwords")
+        self.sasl_users = dict(sasl_users or {})
+        self.tls = tls
+        self.secured_ports: dict[str, int] = {}  # listener name → port, chosen at the first start()
         self.start_timeout = start_timeout
         self._owns_data_dir = False
         self._proc = None
@@ -287,6 +321,30 @@ class LocalKafka:
         if self.port is None:
             raise LocalKafkaError("broker not started yet: call start() first")
         return f"{HOST}:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_PLAINTEXT listener (with ``sasl_users``)."""
+        return self._secured_bootstrap("SASL_PLAINTEXT", "sasl_users")
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        """The SSL listener (with ``tls``)."""
+        return self._secured_bootstrap("SSL", "tls")
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """The SASL_SSL listener (with ``sasl_users`` and ``tls``)."""
+        return self._secured_bootstrap("SASL_SSL", "sasl_users and tls")
+
+    def _secured_bootstrap(self, listener: str, needs: str) -> str:
+        if listener not in self.secured_ports:
+            raise LocalKafkaError(f"no {listener} listener: pass {needs} and call start() first")
+        return f"{HOST}:{self.secured_ports[listener]}"
+
+    def _secured_listeners(self) -> list[str]:
+        return [name for name, wanted in (("SASL_PLAINTEXT", self.sasl_users), ("SSL", self.tls),
+                                          ("SASL_SSL", self.sasl_users and self.tls)) if wanted]
 
     @property
     def libs_dir(self) -> Path:
@@ -352,6 +410,10 @@ class LocalKafka:
         self.port = port or self.port or _free_port()
         while self.controller_port in (None, self.port):
             self.controller_port = _free_port()
+        for listener in self._secured_listeners():
+            while self.secured_ports.get(listener) in (None, self.port, self.controller_port) or \
+                    list(self.secured_ports.values()).count(self.secured_ports[listener]) > 1:
+                self.secured_ports[listener] = _free_port()
         self._check_ports_free()
         if data_dir is not None:
             self.data_dir, self._owns_data_dir = Path(data_dir), False
@@ -370,16 +432,41 @@ class LocalKafka:
         return self
 
     def _check_ports_free(self) -> None:
-        for p in (self.port, self.controller_port):
+        for p in (self.port, self.controller_port, *self.secured_ports.values()):
             if not port_is_free(p):
                 raise LocalKafkaError(f"port {HOST}:{p} is in use: stop what holds it or pick another --port")
 
     def _write_config(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        extra = "".join(f",{name}://{HOST}:{port}" for name, port in self.secured_ports.items())
         config = string.Template(_asset_text("server.properties")).substitute(
-            PORT=self.port, CONTROLLER_PORT=self.controller_port, LOG_DIRS=self.data_dir / "kraft")
-        (self.data_dir / "server.properties").write_text(config, encoding="utf-8")
+            PORT=self.port, CONTROLLER_PORT=self.controller_port, LOG_DIRS=self.data_dir / "kraft",
+            EXTRA_LISTENERS=extra)
+        (self.data_dir / "server.properties").write_text(config + self._security_config(), encoding="utf-8")
         (self.data_dir / "log4j2.properties").write_text(_asset_text("log4j2.properties"), encoding="utf-8")
+
+    def _security_config(self) -> str:
+        """Settings of the SASL and SSL listeners, appended to server.properties."""
+        lines = []
+        if self.sasl_users:
+            lines.append(f"sasl.enabled.mechanisms=PLAIN,{','.join(SCRAM_MECHANISMS)}")
+        for listener in self.secured_ports:
+            prefix = f"listener.name.{listener.lower()}."
+            lines += ["", f"# --- {listener} listener"]
+            if listener.startswith("SASL"):  # PLAIN: the users listed here; SCRAM: the users stored at format
+                plain_users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+                lines.append(f"{prefix}plain.sasl.jaas.config="
+                             f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};")
+                lines += [f"{prefix}{m.lower()}.sasl.jaas.config="
+                          "org.apache.kafka.common.security.scram.ScramLoginModule required;" for m in SCRAM_MECHANISMS]
+            if listener.endswith("SSL"):
+                tls = self.tls
+                lines += [f"{prefix}ssl.keystore.type=PKCS12", f"{prefix}ssl.keystore.location={tls.keystore}",
+                          f"{prefix}ssl.keystore.password={tls.password}", f"{prefix}ssl.key.password={tls.password}"]
+                if tls.truststore and listener == "SSL":  # over SASL_SSL the login says who the client is
+                    lines += [f"{prefix}ssl.truststore.type=PEM", f"{prefix}ssl.truststore.location={tls.truststore}",
+                              f"{prefix}ssl.client.auth=required"]
+        return "\n".join(lines) + "\n" if lines else ""
 
     def _jvm(self, java: str, main: str) -> list[str]:
         return [java, *JVM_OPTS, f"-Dkafka.logs.dir={self.data_dir}",
@@ -389,6 +476,9 @@ class LocalKafka:
     def _format(self, java: str) -> None:
         cmd = self._jvm(java, STORAGE_TOOL_MAIN) + [
             "format", "--config", str(self.data_dir / "server.properties"), "--cluster-id", _cluster_id()]
+        for name, password in self.sasl_users.items():
+            for mechanism in SCRAM_MECHANISMS:
+                cmd += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise LocalKafkaError("kafka-storage format failed:\n" + _last_lines(result.stdout + result.stderr, 30))
@@ -419,7 +509,7 @@ class LocalKafka:
 
     def _write_state(self) -> None:
         state = {"pid": self._proc.pid, "port": self.port, "controller_port": self.controller_port,
-                 "bootstrap": self.bootstrap, "owner_pid": os.getpid()}
+                 "bootstrap": self.bootstrap, "secured_ports": self.secured_ports, "owner_pid": os.getpid()}
         (self.data_dir / STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
 
     # -- stop, kill, restart

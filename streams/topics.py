@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from telltales.schemas.config import Config, ConfigError, load
 
-from .kafka_client import kafka_python_kwargs
+from .kafka_client import KafkaUnavailable, admin_client
 
 HOUR_MS = 3_600_000
 
@@ -45,15 +45,14 @@ def topic_specs(config: Config) -> list[TopicSpec]:
 
 def create_topics(config: Config, *, timeout_s: float = 15.0, bootstrap_timeout_s: float = 5.0) -> dict[str, str]:
     """Create missing topics; return name → "created" | "exists". Raise TopicError on a mismatch."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
 
     specs = topic_specs(config)
     try:
-        admin = KafkaAdminClient(**kafka_python_kwargs(config.kafka), request_timeout_ms=int(timeout_s * 1000),
-                                 bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000))
-    except (KafkaTimeoutError, KafkaConnectionError):
-        raise TopicError(f"cannot reach Kafka at {config.kafka.bootstrap_servers} (no broker answered)") from None
+        admin = admin_client(config.kafka, timeout_s=timeout_s, bootstrap_timeout_s=bootstrap_timeout_s)
+    except KafkaUnavailable as exc:
+        raise TopicError(str(exc)) from None
     try:
         existing = set(admin.list_topics())
         outcome: dict[str, str] = {}

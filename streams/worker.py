@@ -79,7 +79,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
-from faust.exceptions import ImproperlyConfigured
+from faust.exceptions import ConsumerNotStarted, ImproperlyConfigured
+from faust.web import View
 
 from telltales.detectors import registry
 from telltales.detectors.base import KEY_KINDS, KeyObservation, Signal
@@ -221,6 +222,46 @@ class Worker:
         if t.keys:
             app.agent(app.batch_topic(*t.keys.values()), name="telltales.keys")(self._keys_agent)
         app.timer(SWEEP_INTERVAL_S, name="telltales.sweep")(self._sweep_timer)
+        worker = self
+
+        @app.page("/health")
+        class Health(View):
+            """Liveness, readiness and start-up probes (deploy/k8s, the Dockerfile's HEALTHCHECK)."""
+
+            async def get(self, request):
+                status, ready = worker.health()
+                return self.json(status, status=200 if ready else 503)
+
+    def health(self) -> tuple[dict[str, Any], bool]:
+        """What `GET /health` answers, and whether that is a 200 (else 503).
+
+        503 until the first table recovery is done (the start-up probe waits for it) and
+        once the worker is stopping or crashed. A recovery after a later rebalance is
+        reported (`"recovering"`) but stays a 200: the liveness probe shares this page, and
+        restarting a worker because it is rebuilding a partition's state would only start
+        the rebuild again.
+        """
+        from . import version as _version
+
+        app, consumer = self.app, self.app.consumer
+        recovered = app.tables.recovery.completed.is_set()
+        if app.crashed or consumer.crashed:
+            status = "crashed"
+        elif app.should_stop:
+            status = "stopping"
+        elif not recovered:
+            status = "starting"
+        elif app.in_recovery or app.rebalancing:
+            status = "recovering"
+        else:
+            status = "ok"
+        try:
+            assigned = {tp.partition for tp in consumer.assignment() if tp.topic == self.topology.directory}
+        except ConsumerNotStarted:  # the web server starts before the consumer's thread
+            assigned = set()
+        body = {"status": status, "version": _version(), "partitions": len(assigned),
+                "recovered": recovered and not app.in_recovery}
+        return body, status in ("ok", "recovering")
 
     async def _employees_agent(self, stream) -> None:
         async for batch in stream:
@@ -918,11 +959,14 @@ def _free_port() -> int:
 
 
 def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
+    from .kafka_client import faust_credentials
+
     worker = config.worker
     return BatchApp(
         worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
         broker_client_id=config.kafka.client_id,
+        broker_credentials=faust_credentials(config.kafka),
         store=worker.store,
         datadir=worker.data_dir,
         topic_partitions=topology.partitions,
@@ -931,6 +975,8 @@ def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
         broker_max_poll_records=MAX_POLL_RECORDS,
         producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=worker.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, worker.session_timeout_s / 3),  # Kafka's rule: at most a third
         web_enabled=web,
         web_port=worker.web_port or _free_port(),  # 0: any free port (several workers on one host, the demo)
     )
@@ -944,17 +990,16 @@ class PreflightError(RuntimeError):
 
 def preflight(config: Config, topology: Topology, *, timeout_s: float = 5.0) -> None:
     """Fail fast: the broker answers, the input topics exist co-partitioned, the internal topics are created."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
 
-    from .kafka_client import kafka_python_kwargs
+    from .kafka_client import KafkaUnavailable, admin_client
 
     servers = config.kafka.bootstrap_servers
     try:
-        admin = KafkaAdminClient(**kafka_python_kwargs(config.kafka), request_timeout_ms=int(timeout_s * 1000),
-                                 bootstrap_timeout_ms=int(timeout_s * 1000))
-    except (KafkaTimeoutError, KafkaConnectionError):
-        raise PreflightError(f"cannot reach Kafka at {servers} (no broker answered)") from None
+        admin = admin_client(config.kafka, timeout_s=timeout_s, bootstrap_timeout_s=timeout_s)
+    except KafkaUnavailable as exc:
+        raise PreflightError(str(exc)) from None
     try:
         inputs = [*topology.telemetry, topology.directory, topology.alerts, topology.dlq]
         existing = set(admin.list_topics())

@@ -83,13 +83,14 @@ def as_kafka(records: list[dict]) -> list[tuple[str, bytes, bytes]]:
 class RunningWorker:
     """`telltales worker` in a subprocess (or a script building a Worker), stopped with SIGTERM."""
 
-    def __init__(self, tmp_path: Path, config_text: str, script: str | None = None, loglevel: str = "warning") -> None:
+    def __init__(self, tmp_path: Path, config_text: str, script: str | None = None, loglevel: str = "warning",
+                 web: bool = False) -> None:
         self.config_path = tmp_path / "telltales.toml"
         self.config_path.write_text(config_text, "utf-8")
         self.log_path = tmp_path / "worker.log"
         if script is None:
             argv = [sys.executable, "-m", "telltales.streams.cli", "worker", "--config", str(self.config_path),
-                    "--no-web", "--loglevel", loglevel]
+                    "--loglevel", loglevel, *([] if web else ["--no-web"])]
         else:
             argv = [sys.executable, "-c", script, str(self.config_path)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}

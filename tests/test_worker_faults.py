@@ -1,0 +1,207 @@
+"""The worker under faults on a real broker: a crash, a member leaving the group, a broker restart.
+
+Each test streams the worker test's data set (a simulated organisation with planted
+laptop-farm stories) into Kafka in chunks, injects the fault while the stream is still
+being produced and processed, lets the worker (or its successor) drain everything, and
+checks that every employee's final case — number, open or closed, risk band,
+contributing detectors — is the one replay computes from the same records, and that
+the findings name the same cases. Consumer-group session timeouts are short (6 s, the
+broker's minimum) so that a dead member's partitions move quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from kafka import KafkaProducer
+
+from telltales.streams.localkafka import LocalKafka
+from telltales.streams.topics import create_topics
+from test_worker import (PARTITIONS, RunningWorker, as_kafka, case_states, cases_in_findings, data_set, lag, produce,
+                         read_topic, replay_run, wait_drained, worker_config, worker_states)
+from test_worker_ops import free_ports, get_health, with_ports
+
+pytestmark = pytest.mark.kafka
+
+SESSION_TIMEOUT_S = 6  # the broker's group.min.session.timeout.ms
+CHUNK = 250  # records per produced chunk
+PAUSE_S = 0.3  # between chunks: the whole data set takes ~6 s to produce
+FAULT_AT = 1 / 3  # the fault comes once this share of the telemetry has been produced
+
+
+class Stream(threading.Thread):
+    """Produces records in order, a chunk at a time with pauses, so that a fault lands mid-stream."""
+
+    def __init__(self, bootstrap: str, config, records: list[tuple[str, bytes, bytes]]) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.config, self.records = bootstrap, config, records
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._open = threading.Event()
+        self._open.set()
+        self._idle = threading.Event()
+
+    def run(self) -> None:
+        try:
+            producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+            last = 0
+            for start in range(0, len(self.records), CHUNK):
+                self._idle.set()
+                self._open.wait()
+                self._idle.clear()
+                for topic, key, value in self.records[start:start + CHUNK]:
+                    last = max(int(time.time() * 1000), last + 1)  # timestamps in production order
+                    producer.send(getattr(self.config.topics, topic), key=key, value=value, timestamp_ms=last)
+                producer.flush()
+                self.sent = min(start + CHUNK, len(self.records))
+                time.sleep(PAUSE_S)
+            producer.close()
+        except BaseException as exc:  # noqa: BLE001 — reported by finish()
+            self.error = exc
+
+    def hold(self) -> None:
+        """Stop between two chunks (everything produced so far is acknowledged by the broker)."""
+        self._open.clear()
+        self._idle.wait(30)
+
+    def go_on(self) -> None:
+        self._open.set()
+
+    def finish(self) -> None:
+        self.join(120)
+        assert not self.is_alive(), "the producer did not finish"
+        assert self.error is None, f"producing failed: {self.error!r}"
+        assert self.sent == len(self.records)
+
+
+def setup(bootstrap: str, prefix: str) -> tuple[str, object, Stream, dict, dict]:
+    """Topics, the expected cases (replay of the same records), and a stream ready to start."""
+    records, sim_toml = data_set()
+    text, config = worker_config(bootstrap, prefix, sim_toml)
+    text = text.replace("[worker]\n", f"[worker]\nsession_timeout_s = {SESSION_TIMEOUT_S}\n")
+    replay_findings, replay_states = replay_run(records, config)
+    create_topics(config)
+    directory = [r for r in records if r["event_type"] == "employee"]
+    telemetry = [r for r in records if r["event_type"] != "employee"]
+    produce(config, as_kafka(directory))
+    stream = Stream(bootstrap, config, as_kafka(telemetry))
+    return text, config, stream, cases_in_findings(replay_findings), case_states(replay_states)
+
+
+def start_stream(config, stream: Stream, worker: RunningWorker, timeout_s: float = 60.0) -> None:
+    """Once the worker has read the directory and committed (it is live), start producing telemetry."""
+    deadline = time.monotonic() + timeout_s
+    while lag(config) is None:
+        assert worker.proc.poll() is None, worker.output()[-4000:]
+        assert time.monotonic() < deadline, f"the worker committed nothing:\n{worker.output()[-4000:]}"
+        time.sleep(0.2)
+    stream.start()
+
+
+def wait_mid_stream(stream: Stream, timeout_s: float = 60.0) -> int:
+    """Until a third of the telemetry is produced; returns how many records were produced by then."""
+    deadline = time.monotonic() + timeout_s
+    while stream.sent < len(stream.records) * FAULT_AT:
+        assert stream.is_alive() and time.monotonic() < deadline, f"the stream stopped at {stream.sent}"
+        time.sleep(0.1)
+    return stream.sent
+
+
+def wait_health(done, *ports: int, timeout_s: float = 60.0) -> list[int]:
+    """Until the workers' /health pages all say "ok" and `done(their partition counts)`; returns the counts."""
+    deadline = time.monotonic() + timeout_s
+    answers = []
+    while time.monotonic() < deadline:
+        answers = [get_health(port) for port in ports]
+        if all(a is not None and a[1]["status"] == "ok" for a in answers):
+            shares = [a[1]["partitions"] for a in answers]
+            if done(shares):
+                return shares
+        time.sleep(0.2)
+    raise AssertionError(f"partitions did not settle as expected: {answers}")
+
+
+def assert_same_cases(config, expected_cases: dict, expected_states: dict) -> None:
+    bootstrap = config.kafka.bootstrap_servers
+    findings = [json.loads(r.value) for r in read_topic(bootstrap, config.topics.alerts)]
+    assert cases_in_findings(findings) == expected_cases
+    assert case_states(worker_states(config)) == expected_states
+    assert read_topic(bootstrap, config.topics.dlq) == []
+
+
+def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(kafka_bootstrap, topic_prefix,
+                                                                                 tmp_path):
+    text, config, stream, expected_cases, expected_states = setup(kafka_bootstrap, topic_prefix)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = RunningWorker(tmp_path / "first", text)
+    second = None
+    try:
+        start_stream(config, stream, first)
+        wait_mid_stream(stream)
+        first.proc.kill()  # SIGKILL: no commit, no leaving the group, output in flight lost or not
+        first.proc.wait(10)
+        produced_at_kill, lag_at_kill = stream.sent, lag(config)
+        second = RunningWorker(tmp_path / "second", text)
+        stream.finish()
+        wait_drained(config, second)
+    finally:
+        first.stop()
+        code = second.stop() if second else None
+    assert produced_at_kill < len(stream.records) and lag_at_kill, "the kill must come mid-stream"
+    assert code == 0, second.output()[-4000:]
+    assert_same_cases(config, expected_cases, expected_states)
+
+
+def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing_is_lost(kafka_bootstrap,
+                                                                                         topic_prefix, tmp_path):
+    text, config, stream, expected_cases, expected_states = setup(kafka_bootstrap, topic_prefix)
+    (tmp_path / "leaving").mkdir()
+    (tmp_path / "staying").mkdir()
+    (leaving_web, leaving_metrics, staying_web, staying_metrics) = free_ports(4)
+    leaving = RunningWorker(tmp_path / "leaving", with_ports(text, leaving_web, leaving_metrics), web=True)
+    staying = RunningWorker(tmp_path / "staying", with_ports(text, staying_web, staying_metrics), web=True)
+    try:
+        start_stream(config, stream, leaving)
+        wait_mid_stream(stream)
+        shares = wait_health(lambda shares: sum(shares) == PARTITIONS and 0 not in shares, leaving_web, staying_web)
+        produced_at_stop = stream.sent
+        assert leaving.stop() == 0, leaving.output()[-4000:]  # SIGTERM: finish the batch, commit, leave the group
+        wait_health(lambda shares: shares == [PARTITIONS], staying_web)
+        stream.finish()
+        wait_drained(config, staying)
+    finally:
+        leaving.stop()
+        code = staying.stop()
+    assert code == 0, staying.output()[-4000:]
+    assert len(shares) == 2  # both workers held partitions before one left ...
+    assert produced_at_stop < len(stream.records)  # ... mid-stream
+    assert_same_cases(config, expected_cases, expected_states)
+
+
+@pytest.mark.slow
+def test_the_worker_rides_out_a_broker_restart_mid_stream(topic_prefix, tmp_path):
+    broker = LocalKafka()  # its own broker: restarting the session's would disturb every other test
+    worker = None
+    try:
+        broker.start()
+        text, config, stream, expected_cases, expected_states = setup(broker.bootstrap, topic_prefix)
+        worker = RunningWorker(tmp_path, text)
+        start_stream(config, stream, worker)
+        produced_at_restart = wait_mid_stream(stream)
+        stream.hold()
+        broker.restart(hard=True)  # SIGKILL and start again on the same data and port, as after a crash
+        stream.go_on()
+        stream.finish()
+        wait_drained(config, worker)
+        code = worker.stop()
+        assert code == 0, worker.output()[-4000:]
+        assert produced_at_restart < len(stream.records)
+        assert_same_cases(config, expected_cases, expected_states)
+    finally:
+        if worker is not None:
+            worker.stop()
+        broker.stop()
