@@ -163,3 +163,8 @@ def rss_mib(pid: int | str = "self") -> dict[str, float]:
         if name in ("VmRSS", "VmHWM"):
             fields[name] = int(value.split()[0]) / 1024  # kB
     return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages: other work shows in every number measured."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
