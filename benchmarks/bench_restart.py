@@ -54,7 +54,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from kafkabench import broker, child_env, child_result, rss_mib, run_faust, with_topics  # noqa: E402
+from kafkabench import broker, child_env, child_result, load_average, rss_mib, run_faust, with_topics  # noqa: E402
 
 SOURCE_EMPLOYEES = 2_000  # the simulated organisation the states are taken from
 SOURCE_DAYS = 14
@@ -124,10 +124,14 @@ async def write_changelogs(bootstrap: str, app_id: str, tables: dict[str, list[t
     from aiokafka import AIOKafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
+    names = {f"{app_id}-{table}-changelog" for table in tables}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        admin.create_topics([NewTopic(f"{app_id}-{table}-changelog", partitions, 1,
-                                      topic_configs={"cleanup.policy": "compact"}) for table in tables])
+        admin.create_topics([NewTopic(name, partitions, 1, topic_configs={"cleanup.policy": "compact"})
+                             for name in names])
+        deadline = time.monotonic() + 30
+        while not names <= set(admin.list_topics()) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the broker lists them: producing sooner logs metadata errors
     finally:
         admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1,
@@ -258,13 +262,15 @@ def _bench(args, bootstrap: str) -> None:
         asyncio.run(write_changelogs(bootstrap, app_id, tables, args.partitions, args.versions))
         written = sum(counts.values()) + (args.versions - 1) * counts["employee-state"]
         print(f"broker {bootstrap}: wrote {written:,} changelog records in {time.perf_counter() - began:.1f} s "
-              f"({args.versions} per employee state); {args.partitions} partitions per topic", flush=True)
+              f"({args.versions} per employee state); {args.partitions} partitions per topic; load average "
+          f"{load_average()}", flush=True)
         del tables
         runs = [("cold", store) for store in stores] + [("warm", "rocksdb")] * ("rocksdb" in stores)
         for n, (start, store) in enumerate(runs):
             probe(bootstrap, config.topics.vpn, stats["vpn_login"], n)
             result = _start(configs[store], counts, args.timeout, work)
             _show(start, store, result, counts)
+        print(f"load average {load_average()}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
