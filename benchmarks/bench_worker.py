@@ -28,75 +28,20 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-def simulated(employees: int, days: int, seed: int) -> tuple[list[tuple[str, bytes, bytes]], int, str]:
-    """(event type, key, value) of the simulator's organisation, directory first; the telemetry count; its config TOML."""
-    from telltales.streams.simulate import simulate, topic_value
-
-    sim = simulate(employees=employees, days=days, seed=seed)
-    records = [(type(e).__struct_config__.tag, e.employee_id.encode(), topic_value(e)) for e in sim.employees]
-    records += [(type(e.event).__struct_config__.tag, e.event.employee_id.encode(), topic_value(e.event))
-                for e in sim.telemetry]
-    return records, len(sim.telemetry), sim.config_toml
-
-
-def with_topics(config_toml: str, bootstrap: str, prefix: str, partitions: int, app_id: str) -> str:
-    """The simulator's config with this run's broker, topic names and app id (its own [kafka]/[topics]/[worker] dropped)."""
-    import tomllib
-
-    document = tomllib.loads(config_toml)
-    for section in ("kafka", "topics", "worker"):
-        if section in document:
-            raise SystemExit(f"simulator config unexpectedly sets [{section}]")
-    names = {"vpn": "telemetry.vpn", "remote_access": "telemetry.remote_access", "device": "telemetry.device",
-             "employees": "directory.employees", "alerts": "siem.alerts", "dlq": "telltales.dlq"}
-    topics = "\n".join(f'{k} = "{prefix}{v}"' for k, v in names.items())
-    return (f'[kafka]\nbootstrap_servers = "{bootstrap}"\n[topics]\n{topics}\npartitions = {partitions}\n'
-            f'[worker]\napp_id = "{app_id}"\n\n{config_toml}')
-
-
-async def produce(bootstrap: str, topics: dict[str, str], records: list[tuple[str, bytes, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024,
-                                acks=1, enable_idempotence=False)
-    await producer.start()
-    try:
-        pending = []
-        for kind, key, value in records:
-            pending.append(await producer.send(topics[kind], value, key=key))
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
-def run_child(args: list[str], timeout_s: float) -> dict:
-    import tempfile
-
-    # In a scratch directory: Faust makes its data directory (<app id>-data) in the working directory.
-    with tempfile.TemporaryDirectory(prefix="bench-worker-") as scratch:
-        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=scratch)
-    lines = [line[line.index("{"):] for line in proc.stdout.splitlines() if "{" in line]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"benchmark child {args[:2]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return json.loads(lines[-1])
+from kafkabench import broker, event_topics, produce, run_child, run_faust, simulated, with_topics  # noqa: E402
 
 
 # --- child: the frozen baseline ------------------------------------------------------
 
 def child_baseline(bootstrap: str, topics: list[str], events: int, timeout_s: float) -> dict:
-    sys.path.insert(0, str(HERE))
     import faust  # noqa: F401
     from baseline_faust_agent import create_app
 
@@ -143,25 +88,7 @@ def child_batch_pass_through(bootstrap: str, topics: list[str], events: int, tim
 
 
 def _run_faust(app, progress: dict, events: int, timeout_s: float, name: str) -> dict:
-    from telltales.streams.worker import faust_worker
-
-    started = time.monotonic()
-
-    @app.timer(0.2)
-    async def watch() -> None:
-        if progress["n"] >= events or time.monotonic() - started > timeout_s:
-            asyncio.get_running_loop().call_soon(worker_stop)
-
-    # Faust's Worker without its spinner (which turns the root logger to DEBUG): the same for every consumer run.
-    worker = faust_worker(app, loglevel="WARNING")
-
-    def worker_stop() -> None:
-        asyncio.ensure_future(worker.stop())
-
-    try:
-        worker.execute_from_commandline()
-    except SystemExit:
-        pass
+    run_faust(app, lambda: progress["n"] >= events, timeout_s)
     elapsed = progress["last"] - progress["first"]
     return {"name": name, "events": progress["n"], "seconds": elapsed,
             "rate": (progress["n"] - 1) / elapsed if elapsed > 0 else 0.0}
@@ -181,7 +108,7 @@ def child_core(config_path: str, employees: int, days: int, seed: int) -> dict:
     pipeline = Pipeline(config, emit=lambda finding: None)
     Worker.configure_gc()  # replay's GC setting, as `telltales replay` and the worker run
     began = time.perf_counter()
-    for event_type, _, value in records:
+    for event_type, _, value, _ in records:
         event = decoders[event_type].decode(value)
         if isinstance(event, Employee):
             pipeline.directory(event)
@@ -220,20 +147,8 @@ def main() -> None:
         print(json.dumps(child_worker(args.config, args.events, args.timeout)))
         return
 
-    broker = None
-    if args.bootstrap:
-        bootstrap = args.bootstrap
-    else:
-        sys.path.insert(0, str(HERE.parent))
-        from telltales.streams.localkafka import LocalKafka
-
-        broker = LocalKafka().start()
-        bootstrap = broker.bootstrap
-    try:
+    with broker(args.bootstrap) as bootstrap:
         _bench(args, bootstrap)
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def _bench(args, bootstrap: str) -> None:
@@ -253,11 +168,10 @@ def _bench(args, bootstrap: str) -> None:
     toml = with_topics(sim_toml, bootstrap, prefix, args.partitions, f"bench-worker-{uuid.uuid4().hex[:8]}")
     config = parse(toml)
     create_topics(config)
-    kinds = {"vpn_login": config.topics.vpn, "remote_session": config.topics.remote_access,
-             "device_snapshot": config.topics.device, "employee": config.topics.employees}
+    kinds = event_topics(config)
     t = time.perf_counter()
     asyncio.run(produce(bootstrap, kinds, records))
-    size = sum(len(v) for _, _, v in records) / len(records)
+    size = sum(len(r.value) for r in records) / len(records)
     print(f"broker {bootstrap}: wrote {len(records):,} messages ({telemetry_n:,} telemetry, "
           f"{args.employees:,} directory records, mean {size:.0f} B) in {time.perf_counter() - t:.1f} s; "
           f"{args.partitions} partitions per topic", flush=True)

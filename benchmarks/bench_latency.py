@@ -1,0 +1,356 @@
+"""Event-to-finding latency of the worker at half of its peak rate (SPEC section 8: p99 ≤ 1 s), one broker.
+
+    python benchmarks/bench_latency.py [--employees 2000] [--days 14] [--seed 0] [--load 0.5]
+                                       [--peak EVENTS_PER_S] [--bootstrap HOST:PORT]
+
+Starts its own local Kafka unless --bootstrap is given. Two runs of the telltales worker
+over the simulator's organisation (fixed seed), each in a fresh process on fresh topics:
+
+1. Peak: the whole data set is written first, then the worker catches up on it
+   (`bench_worker.py`'s worker run); its rate is the peak. Skipped with --peak.
+2. Live: the directory is written and the worker started; once it has committed the
+   directory (it is consuming), a producer writes the telemetry in time order at
+   `--load` × peak events/s in real time, while a consumer in this process reads
+   `siem.alerts` from the start.
+
+The latency of a finding is the wall-clock time it reached the alerts consumer minus the
+wall-clock time the producer handed over the event that caused it — both clocks in this
+process, so it counts the producer's batching, the broker both ways, the worker's
+buffering, detection and its output batching. The causing event is found through the
+finding's `time`, which SPEC section 6 defines as the event time of its newest evidence:
+the producer remembers when it sent the event of each event time (events sharing a
+millisecond keep the earliest send, which can only lengthen a latency). Create and Update
+findings are measured; Close findings are not (a case closes when its risk has decayed,
+at a timer sweep on the event-time clock, not because an event arrived), nor is a finding
+whose `time` matches no produced event (counted as unmatched).
+
+Beside it, the worker's own histogram `telltales_event_to_finding_latency_seconds`
+(from the triggering record's Kafka timestamp to the finding handed to the producer; for
+a cross-employee finding, from the timestamp of the worker's own signals record, so it
+leaves out the first repartition leg) is printed as bucket bounds, from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from kafkabench import (broker, child_env, child_result, event_topics, load_average, produce,  # noqa: E402
+                        run_child, run_faust, simulated, with_topics)
+
+CREATE, UPDATE, CLOSE = 1, 2, 3
+
+
+def child_live(config_path: str, timeout_s: float, fetch_max_wait_ms: int | None) -> dict:
+    """The worker as `telltales worker` runs it, until SIGTERM; then its counters and latency histogram."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    if fetch_max_wait_ms is not None:
+        _set_fetch_max_wait(fetch_max_wait_ms)
+
+    from telltales.schemas.config import load
+    from telltales.streams.metrics import EVENT_TO_FINDING_LATENCY
+    from telltales.streams.worker import Worker, preflight
+
+    config = load(config_path)
+    worker = Worker(config, web=False)
+    worker.configure_gc()
+    preflight(config, worker.topology)
+    # Where the time goes: each telemetry record's age (now − its Kafka timestamp) when its fetch reaches the
+    # agent, and when it is applied (after waiting in the time-order buffer).
+    received: list[float] = []
+    applied: list[float] = []
+    telemetry = set(worker.topology.telemetry)
+    take, process = worker.employee_batch, worker._process_partition
+
+    async def employee_batch(batch) -> list:
+        now = time.time() * 1000
+        received.extend(now - r.timestamp for tp, records in batch.records.items() if tp.topic in telemetry
+                        for r in records)
+        return await take(batch)
+
+    def process_partition(partition: int, items: list) -> None:
+        now = time.time() * 1000
+        applied.extend(now - r.timestamp for tp, r in items if tp.topic in telemetry)
+        process(partition, items)
+
+    worker.employee_batch, worker._process_partition = employee_batch, process_partition
+    run_faust(worker.app, lambda: False, timeout_s)
+    buckets = {}
+    for family in text_string_to_metric_families(worker.metrics.exposition().decode()):
+        if family.name == EVENT_TO_FINDING_LATENCY:
+            buckets = {s.labels["le"]: s.value for s in family.samples if s.name.endswith("_bucket")}
+    counters = worker.counters
+    return {"findings": dict(counters.findings), "events": sum(counters.events.values()),
+            "batch": round(counters.records / max(1, counters.batches)), "unordered": counters.unordered,
+            "cpu_s": round(time.process_time(), 1),
+            "record_age_ms": {stage: [round(percentile(sorted(ages), q)) if ages else None for q in (50, 99)]
+                              for stage, ages in (("received", received), ("applied", applied))},
+            "latency_buckets": buckets}
+
+
+def _set_fetch_max_wait(ms: int) -> None:
+    """An experiment, not the worker's setting: Faust creates its consumer with fetch_max_wait_ms=1500, fixed.
+
+    aiokafka keeps one fetch request in flight per broker, for the partitions it holds no
+    records of; when those are all idle, the broker holds the request up to this long
+    before records of the busy partitions can be fetched again.
+    """
+    import aiokafka
+
+    base = aiokafka.AIOKafkaConsumer
+
+    class Consumer(base):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs["fetch_max_wait_ms"] = ms
+            super().__init__(*args, **kwargs)
+
+    aiokafka.AIOKafkaConsumer = Consumer
+
+
+def committed_all(bootstrap: str, group: str, topics: list[str], partitions: int) -> bool:
+    """Has consumer group `group` committed every record of `topics` so far?"""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        ends = consumer.end_offsets(tps)
+        return all((consumer.committed(tp) or 0) >= end for tp, end in ends.items())
+    finally:
+        consumer.close()
+
+
+async def live(bootstrap: str, config, telemetry: list, rate: float) -> tuple[dict[int, float], list, float, float]:
+    """Produce `telemetry` at `rate` events/s while reading the alerts topic.
+
+    Returns the send time per event time, the findings with their arrival times, the
+    seconds spent producing, and the seconds the worker then took to commit everything.
+    """
+    import orjson
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    # The reader is the stopwatch: it asks the broker to answer a fetch within 20 ms even when nothing is new, so
+    # that a finding's arrival is not held back by the reader's own fetch (aiokafka's default waits up to 500 ms).
+    alerts = AIOKafkaConsumer(config.topics.alerts, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                              enable_auto_commit=False, fetch_max_wait_ms=20)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1, enable_idempotence=False)
+    await alerts.start()
+    await producer.start()
+    sent_at: dict[int, float] = {}  # event time (ms) → wall-clock time its event was handed to the producer
+    findings: list[tuple[float, dict]] = []  # (arrival wall-clock time, finding)
+    producing = True
+    drained = 0.0  # when the worker had committed every telemetry record, after producing ended
+
+    async def consume() -> None:
+        nonlocal drained
+        quiet_since = None
+        while True:
+            batches = await alerts.getmany(timeout_ms=200)
+            now = time.time()
+            for records in batches.values():
+                findings.extend((now, orjson.loads(r.value)) for r in records)
+            if producing:
+                continue
+            if not drained and committed_all(bootstrap, config.worker.app_id, list(config.topics.telemetry()),
+                                             config.topics.partitions):
+                drained = time.perf_counter()
+            if batches or not drained:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since > 10:
+                return  # everything consumed, and nothing new for 10 s: the sweeps that could follow are not measured
+
+    reader = asyncio.create_task(consume())
+    topics = event_topics(config)
+    began = time.perf_counter()
+    try:
+        pending = []
+        for i, record in enumerate(telemetry):
+            ahead = began + i / rate - time.perf_counter()
+            if ahead > 0.002:
+                await asyncio.sleep(ahead)
+            now = time.time()
+            sent_at.setdefault(record.ts_ms, now)
+            pending.append(await producer.send(topics[record.kind], record.value, key=record.key))
+            if len(pending) >= 5_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        ended = time.perf_counter()
+        producing = False
+        await asyncio.wait_for(reader, timeout=600)
+    finally:
+        await producer.stop()
+        await alerts.stop()
+    return sent_at, findings, ended - began, drained - ended
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, -(-len(sorted_values) * q // 100))
+    return sorted_values[int(rank) - 1]
+
+
+def histogram_quantile(buckets: dict[str, float], q: float) -> str:
+    """The smallest bucket bound below which at least q% of the observations fall."""
+    total = buckets.get("+Inf", 0.0)
+    if not total:
+        return "n/a"
+    for bound, count in sorted(buckets.items(), key=lambda b: float(b[0])):
+        if count >= total * q / 100:
+            return f"<= {float(bound):g} s"
+    return "> last bucket"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--employees", type=int, default=2_000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--load", type=float, default=0.5, help="fraction of the peak rate to produce at (0.5)")
+    parser.add_argument("--peak", type=float, help="peak events/s to use instead of measuring it in this run")
+    parser.add_argument("--bootstrap", help="use this broker instead of starting a LocalKafka")
+    parser.add_argument("--timeout", type=float, default=300.0, help="per worker run, seconds")
+    parser.add_argument("--fetch-max-wait-ms", type=int,
+                        help="experiment: the live worker's consumer fetch_max_wait_ms (Faust fixes it at 1500)")
+    parser.add_argument("--samples", help="write every measured finding (send time, arrival time, activity) as JSON lines")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "live":
+        print(json.dumps(child_live(args.config, args.timeout, args.fetch_max_wait_ms)))
+        return
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader elections of the fresh topics are retried
+    with broker(args.bootstrap) as bootstrap:
+        _bench(args, bootstrap)
+
+
+def _config(sim_toml: str, bootstrap: str, partitions: int, role: str):
+    """A config on fresh topics and a fresh app id; written to a file for the worker process."""
+    from telltales.schemas.config import parse
+    from telltales.streams.topics import create_topics
+
+    toml = with_topics(sim_toml, bootstrap, f"l{uuid.uuid4().hex[:6]}.", partitions,
+                       f"bench-{role}-{uuid.uuid4().hex[:8]}")
+    config = parse(toml)
+    create_topics(config)
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(toml)
+    return config, f.name
+
+
+def _bench(args, bootstrap: str) -> None:
+    records, telemetry_n, sim_toml = simulated(args.employees, args.days, args.seed)
+    directory = [r for r in records if r.ts_ms is None]
+    telemetry = [r for r in records if r.ts_ms is not None]
+    print(f"simulated {args.employees:,} employees x {args.days} days (seed {args.seed}): {telemetry_n:,} telemetry "
+          f"events; broker {bootstrap}; {args.partitions} partitions per topic; load average {load_average()}",
+          flush=True)
+
+    peak = args.peak
+    if peak is None:
+        config, path = _config(sim_toml, bootstrap, args.partitions, "peak")
+        try:
+            asyncio.run(produce(bootstrap, event_topics(config), records))
+            result = run_child([str(HERE / "bench_worker.py"), "--child", "worker", "--config", path, "--events",
+                                str(telemetry_n), "--timeout", str(args.timeout)], args.timeout + 60)
+        finally:
+            os.unlink(path)
+        peak = result["rate"]
+        print(f"peak (catch-up over the backlog): {result['events']:,} events in {result['seconds']:.2f} s = "
+              f"{peak:,.0f} events/s; {result['findings']} findings", flush=True)
+    rate = args.load * peak
+
+    config, path = _config(sim_toml, bootstrap, args.partitions, "live")
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    scratch = tempfile.TemporaryDirectory(prefix="bench-latency-")
+    child_args = [str(Path(__file__).resolve()), "--child", "live", "--config", path, "--timeout",
+                  str(args.timeout + 120)]
+    if args.fetch_max_wait_ms is not None:
+        child_args += ["--fetch-max-wait-ms", str(args.fetch_max_wait_ms)]
+        print(f"experiment: the worker's consumer runs with fetch_max_wait_ms={args.fetch_max_wait_ms}", flush=True)
+    child = subprocess.Popen([sys.executable, *child_args], stdout=out, stderr=err, env=child_env(),
+                             cwd=scratch.name)
+    try:
+        asyncio.run(produce(bootstrap, event_topics(config), directory))
+        started = time.monotonic()
+        while not committed_all(bootstrap, config.worker.app_id, [config.topics.employees], args.partitions):
+            if child.poll() is not None or time.monotonic() - started > 120:
+                raise SystemExit("the worker did not consume the directory within 120 s")
+            time.sleep(0.5)
+        print(f"worker consuming after {time.monotonic() - started:.1f} s; producing {telemetry_n:,} events at "
+              f"{rate:,.0f} events/s ({args.load:g} x peak)", flush=True)
+        cpu = time.process_time()
+        sent_at, findings, seconds, drain = asyncio.run(live(bootstrap, config, telemetry, rate))
+        cpu = time.process_time() - cpu
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=120)
+        out.seek(0)
+        err.seek(0)
+        worker = child_result(child_args, child.returncode, out.read(), err.read())
+        scratch.cleanup()
+        os.unlink(path)
+    print(f"produced at {telemetry_n / seconds:,.0f} events/s ({seconds:.1f} s); the worker had committed every "
+          f"event {drain:.1f} s after the last was produced (sustained {telemetry_n / (seconds + drain):,.0f} "
+          f"events/s); it applied {worker['events']:,} events (directory included) in batches of "
+          f"{worker['batch']:,} records on average, published {sum(worker['findings'].values())} findings; "
+          f"unordered applications (TOPIC_WAIT_S): {worker['unordered']}", flush=True)
+    print(f"CPU: this process (producer and alerts reader) {cpu:.1f} s, the worker process {worker['cpu_s']:.1f} s "
+          f"(from its start), over {seconds + drain:.1f} s of producing and draining, on {os.cpu_count()} cores; "
+          f"load average {load_average()}", flush=True)
+    ages = worker["record_age_ms"]
+    print("telemetry record age (now - Kafka timestamp) in the worker, p50/p99: when its fetch reached the agent "
+          f"{ages['received'][0]}/{ages['received'][1]} ms, when applied {ages['applied'][0]}/{ages['applied'][1]} ms",
+          flush=True)
+    _report(sent_at, findings, worker["latency_buckets"], args.samples)
+
+
+def _report(sent_at: dict[int, float], findings: list[tuple[float, dict]], buckets: dict[str, float],
+            samples_path: str | None) -> None:
+    latencies = []
+    samples = []
+    unmatched = closes = 0
+    for arrived, finding in findings:
+        if finding["activity_id"] == CLOSE:
+            closes += 1
+            continue
+        sent = sent_at.get(finding["time"])
+        if sent is None:
+            unmatched += 1
+            continue
+        latencies.append(arrived - sent)
+        samples.append({"sent": sent, "arrived": arrived, "activity_id": finding["activity_id"],
+                        "employee": finding["actor"]["user"]["uid"]})
+    if samples_path:
+        with open(samples_path, "w") as f:
+            f.writelines(json.dumps(sample) + "\n" for sample in samples)
+    latencies.sort()
+    print(f"findings on siem.alerts: {len(findings)} ({closes} Close, not measured; {unmatched} Create/Update "
+          f"matching no produced event)")
+    if latencies:
+        print(f"event-to-finding latency, end to end, {len(latencies)} Create/Update findings: "
+              f"p50 {percentile(latencies, 50):.3f} s, p99 {percentile(latencies, 99):.3f} s, "
+              f"max {latencies[-1]:.3f} s (target p99 <= 1 s)")
+    print(f"worker histogram ({buckets.get('+Inf', 0):.0f} observations): p50 {histogram_quantile(buckets, 50)}, "
+          f"p99 {histogram_quantile(buckets, 99)}")
+
+
+if __name__ == "__main__":
+    main()
