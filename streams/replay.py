@@ -102,8 +102,10 @@ class Pipeline:
     def _correlate(self, observation: KeyObservation) -> list[Signal]:
         key = (observation.detector, observation.kind, observation.value)
         key_states = self.key_states
-        state, signals, errors = self.engine.correlate(observation, key_states.get(key))
-        key_states[key] = state
+        old = key_states.get(key)
+        state, signals, errors = self.engine.correlate(observation, old)
+        if state is not old:  # most sightings change nothing: skip the store
+            key_states[key] = state
         for error in errors:
             self.counters.detector_errors[error.detector] += 1
         return signals
@@ -140,7 +142,7 @@ def read_lines(paths: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
         try:
             for number, line in enumerate(stream, 1):
                 line = line.rstrip(b"\r\n")
-                if line.strip():
+                if line and not line.isspace():  # not blank (`strip()` would copy every line to tell)
                     yield ("<stdin>" if path == "-" else path), number, line
         finally:
             if path != "-":
