@@ -44,7 +44,9 @@ class DetectorError(NamedTuple):
     error: str
 
 
-class Step(NamedTuple):
+class Step(msgspec.Struct):
+    """The outcome of `Engine.observe` (a Struct, not a NamedTuple: one is built per event, 3x cheaper)."""
+
     state: EmployeeState
     signals: list[Signal]
     observations: list[KeyObservation]
@@ -67,13 +69,16 @@ class Engine:
         self.detectors = detectors if detectors is not None else registry.build(config, self.org)
         self.by_id = {d.id: d for d in self.detectors}
         self.enrich = enrich
-        self._by_type: dict[type, list[Detector]] = {}  # event class → detectors that read it
+        by_type: dict[type, list[Detector]] = {}  # event class → detectors that read it
         for detector in self.detectors:
             for event_type in detector.event_types:
-                self._by_type.setdefault(EVENT_TYPES[event_type], []).append(detector)
+                by_type.setdefault(EVENT_TYPES[event_type], []).append(detector)
+        # The hot loop's view: (id, bound method) pairs, so each event looks up no attribute per detector.
+        self._observers = {t: tuple((d.id, d.observe) for d in ds) for t, ds in by_type.items()}
         self.correlators = [d for d in self.detectors if d.key_kinds]
         self._correlators_by_type = {
-            t: [d for d in ds if d.key_kinds] for t, ds in self._by_type.items()}
+            t: tuple((d.id, d.correlation_keys) for d in ds if d.key_kinds) for t, ds in by_type.items()}
+        self._late_s = self.org.late_tolerance_s
         fusion_cfg = config.fusion
         shadow = frozenset(d.id for d in self.detectors if self._mode(d) == "shadow")
         self.shadow = shadow
@@ -112,18 +117,17 @@ class Engine:
             event = self.enrich(event)
         when = event.ts.timestamp()
         last = state.last
-        ctx = Context(self.org, employee, last - when > self.org.late_tolerance_s, last or None)
+        ctx = Context(self.org, employee, last - when > self._late_s, last or None)
         det = state.det
         copied = False
         signals: list[Signal] = []
         observations: list[KeyObservation] = []
         errors: list[DetectorError] = []
         event_type = type(event)
-        for detector in self._by_type.get(event_type, ()):
-            detector_id = detector.id
+        for detector_id, observe in self._observers.get(event_type, ()):
             current = det.get(detector_id)
             try:
-                new, raised = detector.observe(event, current, ctx)
+                new, raised = observe(event, current, ctx)
             except Exception as exc:  # noqa: BLE001 — isolation is the point; the driver counts and logs it
                 errors.append(DetectorError(detector_id, "observe", f"{type(exc).__name__}: {exc}"))
                 continue
@@ -133,15 +137,15 @@ class Engine:
                     copied = True
                 det[detector_id] = new
             if raised:
-                signals.extend(raised)
-        for detector in self._correlators_by_type.get(event_type, ()):
+                signals += raised
+        for detector_id, correlation_keys in self._correlators_by_type.get(event_type, ()):
             try:
-                keys = detector.correlation_keys(event, det.get(detector.id), ctx)
+                keys = correlation_keys(event, det.get(detector_id), ctx)
             except Exception as exc:  # noqa: BLE001
-                errors.append(DetectorError(detector.id, "keys", f"{type(exc).__name__}: {exc}"))
+                errors.append(DetectorError(detector_id, "keys", f"{type(exc).__name__}: {exc}"))
                 continue
             for kind, value in keys:
-                observations.append(KeyObservation(detector=detector.id, kind=kind, value=value,
+                observations.append(KeyObservation(detector=detector_id, kind=kind, value=value,
                                                    employee_id=event.employee_id, time=when, event_id=event_id))
         seen = state.seen[-(SEEN_IDS - 1):]
         seen.append(digest)

@@ -326,7 +326,11 @@ class LatencyPhysics(Detector):
             return vp
         if not vp or (len(vp) == 1 and vid in vp):
             return {vid: entry}
-        kept = {k: v for k, v in vp.items() if k != vid and t - v[1] <= self._memory_s}
+        kept = dict(vp)  # copied and pruned in place: cheaper than a comprehension for ≤ 3 entries
+        kept.pop(vid, None)
+        for k, v in vp.items():
+            if k != vid and t - v[1] > self._memory_s:
+                del kept[k]
         while len(kept) >= MAX_VANTAGES:  # insertion order is update order: the first is the stalest
             del kept[next(iter(kept))]
         kept[vid] = entry

@@ -175,11 +175,14 @@ class SharedInfrastructure(Detector):
         self._window_s = float(org.correlation_window_s)
         self._refresh_s = float(self.p["refresh_hours"]) * 3600.0
         self._home_ip: dict[str, bool] = {}
+        self._digests: dict[str, int] = {}  # bounded with _home_ip: only addresses it accepted get here
+        self._skip_anonymized = bool(self.p["skip_anonymized"])
+        self._min_history, self._resident_share = self.p["min_history"], self.p["resident_share"]
 
     def _network(self, event: VpnLogin | DeviceSnapshot) -> str | None:
         """The public address this event places the employee on, if it is one that can be a home."""
-        if isinstance(event, VpnLogin):
-            if event.outcome != "success" or (event.anonymizer is not None and self.p["skip_anonymized"]):
+        if type(event) is VpnLogin:
+            if event.outcome != "success" or (event.anonymizer is not None and self._skip_anonymized):
                 return None
             ip = event.src_ip
         else:
@@ -191,7 +194,7 @@ class SharedInfrastructure(Detector):
         ip = self._network(event)
         if ip is None or ctx.late:
             return state, []
-        digest = zlib.crc32(ip.encode())
+        digest = self._digest(ip)
         nets, cnt = list(state.nets), list(state.cnt)
         if digest in nets:
             cnt[nets.index(digest)] += 1
@@ -212,13 +215,16 @@ class SharedInfrastructure(Detector):
         network they use far more. A farm's laptops live on the farm's network. A new
         employee with little history gets the benefit of the doubt: farms are new hires.
         """
-        if state is None or sum(state.cnt) < self.p["min_history"]:
+        if state is None:
             return True
-        digest = zlib.crc32(ip.encode())
+        total = sum(state.cnt)
+        if total < self._min_history:
+            return True
+        digest = self._digest(ip)
         if digest not in state.nets:
             return False
         count = state.cnt[state.nets.index(digest)]
-        return count == max(state.cnt) or count >= self.p["resident_share"] * sum(state.cnt)
+        return count == max(state.cnt) or count >= self._resident_share * total
 
     def correlation_keys(self, event: VpnLogin | DeviceSnapshot, state: Habits | None,
                          ctx: Context) -> list[tuple[str, str]]:
@@ -273,8 +279,16 @@ class SharedInfrastructure(Detector):
             outside = self.org.network_of(ip) is None and not _is_local(ip)
             if len(self._home_ip) >= MEMO_SIZE:
                 self._home_ip.clear()
+                self._digests.clear()
             self._home_ip[ip] = outside
         return outside
+
+    def _digest(self, ip: str) -> int:
+        """CRC-32 of an address `_outside` accepted (memoised with it: observe and resident both need it)."""
+        digest = self._digests.get(ip)
+        if digest is None:
+            digest = self._digests[ip] = zlib.crc32(ip.encode())
+        return digest
 
 
 def _is_local(ip: str) -> bool:

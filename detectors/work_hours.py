@@ -30,6 +30,7 @@ order-free) but raises nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar, Final
 
@@ -72,6 +73,7 @@ def parse_clock(text: str) -> float:
     return int(hours) + int(minutes) / 60
 
 
+@functools.lru_cache(maxsize=1024)  # judged on every event once warmed up; employees share a few shifts
 def work_middle_h(start: str, end: str) -> float:
     """Middle of a working day on the 24-hour dial, overnight shifts included.
 
@@ -110,8 +112,10 @@ class WorkHours(Detector):
     def __init__(self, org, params=None) -> None:
         super().__init__(org, params)
         self._decay_per_s = math.log(2) / (self.p["half_life_days"] * DAY_S)
-        default = self.p["default_work_hours"]
+        p = self.p
+        default = p["default_work_hours"]
         self._default_middle = work_middle_h(*default.split("-")) if default else None
+        self._min_events, self._min_days, self._resignal_s = p["min_events"], p["min_days"], p["resignal_s"]
 
 
     def observe(self, event, state: State, ctx: Context) -> tuple[State, list[Signal]]:
@@ -135,9 +139,10 @@ class WorkHours(Detector):
                              state.w + weight, state.t)
         day = int(t // DAY_S)
         new_day = day != state.day and not ctx.late
-        new = replace(state, c=c, s=s, w=w, t=int(last), n=min(state.n + 1, 65535),
-                      days=min(state.days + new_day, 255), day=day if new_day else state.day)
-        if ctx.late or new.n < self.p["min_events"] or new.days < self.p["min_days"] or t - state.sig < self.p["resignal_s"]:
+        # Built positionally, not with `replace(**fields)`: this runs for 40% of all events.
+        new = State(c, s, w, int(last), min(state.n + 1, 65535), min(state.days + new_day, 255),
+                    day if new_day else state.day, state.sig)
+        if ctx.late or new.n < self._min_events or new.days < self._min_days or t - state.sig < self._resignal_s:
             return new, []
         signal = self._judge(event, new, ctx, t)
         if signal is None:

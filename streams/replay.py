@@ -29,12 +29,13 @@ from telltales.detectors import registry
 from telltales.schemas import dlq
 from telltales.schemas.config import Config, ConfigError, load
 from telltales.schemas.decoder import Decoder
-from telltales.schemas.events import Employee
+from telltales.schemas.events import EVENT_TYPES, Employee
 from telltales.schemas.rejections import Rejection
 
 from .geoip import build_engine
 
 SWEEP_EVERY_S = 3600.0  # re-evaluate open cases (decay, TTL) each hour of event time
+_TAGS = {cls: tag for tag, cls in EVENT_TYPES.items()}  # event class → its event_type, for the counters
 GC_THRESHOLD = 50_000  # gen-0 allocations between cycle collections during a replay (default 700)
 
 
@@ -73,12 +74,13 @@ class Pipeline:
     def telemetry(self, event) -> None:
         employee_id = event.employee_id
         step = self.engine.observe(event, self.states.get(employee_id), self.employees.get(employee_id))
+        counters = self.counters
         if step.duplicate:
-            self.counters.duplicates += 1
+            counters.duplicates += 1
             return
-        self.counters.events[event.__struct_config__.tag] += 1
+        counters.events[_TAGS[type(event)]] += 1
         for error in step.errors:
-            self.counters.detector_errors[error.detector] += 1
+            counters.detector_errors[error.detector] += 1
         self.states[employee_id] = step.state
         signals = step.signals
         for observation in step.observations:
@@ -99,8 +101,11 @@ class Pipeline:
 
     def _correlate(self, observation: KeyObservation) -> list[Signal]:
         key = (observation.detector, observation.kind, observation.value)
-        state, signals, errors = self.engine.correlate(observation, self.key_states.get(key))
-        self.key_states[key] = state
+        key_states = self.key_states
+        old = key_states.get(key)
+        state, signals, errors = self.engine.correlate(observation, old)
+        if state is not old:  # most sightings change nothing: skip the store
+            key_states[key] = state
         for error in errors:
             self.counters.detector_errors[error.detector] += 1
         return signals
@@ -137,7 +142,7 @@ def read_lines(paths: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
         try:
             for number, line in enumerate(stream, 1):
                 line = line.rstrip(b"\r\n")
-                if line.strip():
+                if line and not line.isspace():  # not blank (`strip()` would copy every line to tell)
                     yield ("<stdin>" if path == "-" else path), number, line
         finally:
             if path != "-":

@@ -112,3 +112,15 @@ def test_metrics_out_writes_the_workers_counters_as_a_text_exposition(tmp_path, 
     first = metrics.read_bytes()
     main(["replay", "--quiet", events, "--alerts", str(tmp_path / "b"), "--metrics-out", str(metrics)])
     assert metrics.read_bytes() == first
+
+
+def test_read_lines_skips_blank_and_whitespace_lines_keeping_line_numbers(tmp_path) -> None:
+    from telltales.streams.replay import read_lines
+
+    events = scenario()
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(events[0] + b"\r\n\n   \n\t\x0b\x0c\r\n" + events[1] + b"\n" + b" " + events[2] + b"\n\n" + events[3])
+    got = list(read_lines([str(path)]))
+    assert [(number, text) for _, number, text in got] == [
+        (1, events[0]), (5, events[1]), (6, b" " + events[2]), (8, events[3])]
+    assert {name for name, _, _ in got} == {str(path)}
