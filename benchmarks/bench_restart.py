@@ -62,7 +62,10 @@ ID = re.compile(r"emp-\d{5}")  # the simulator's ids: one width, so a copy's id 
 KEY_SEPARATOR = b"\x1f"  # the worker's key-table key: detector id, separator, key value
 
 
-def build_tables(employees: int, partitions: int, seed: int) -> tuple[dict[str, list[tuple[int, bytes, bytes]]], str, dict]:
+Changelogs = dict[str, list[tuple[int, bytes, bytes]]]  # table name → records (partition, key, value)
+
+
+def build_tables(employees: int, partitions: int, seed: int) -> tuple[Changelogs, str, dict]:
     """Table name → changelog records (partition, key, value) for `employees` employees; the config TOML; stats.
 
     The stats hold the state sizes and a VPN login of emp-00000 (the probe's template; its source's, renamed).
@@ -87,7 +90,7 @@ def build_tables(employees: int, partitions: int, seed: int) -> tuple[dict[str, 
     states = {e: engine.encode_state(s) for e, s in pipeline.states.items()}
     directory = {r.employee_id: topic_value(r) for r in sim.employees}
 
-    tables: dict[str, list[tuple[int, bytes, bytes]]] = {"employee-state": [], "directory": [], "open-cases": []}
+    tables: Changelogs = {"employee-state": [], "directory": [], "open-cases": []}
     for n in range(employees):
         source = sources[n % len(sources)]
         employee_id = f"emp-{n:05d}"
@@ -118,8 +121,7 @@ def build_tables(employees: int, partitions: int, seed: int) -> tuple[dict[str, 
     return tables, sim.config_toml, stats
 
 
-async def write_changelogs(bootstrap: str, app_id: str, tables: dict[str, list[tuple[int, bytes, bytes]]],
-                           partitions: int, versions: int) -> None:
+async def write_changelogs(bootstrap: str, app_id: str, tables: Changelogs, partitions: int, versions: int) -> None:
     """Create the tables' changelog topics (compacted, as Faust creates them) and write the records."""
     from aiokafka import AIOKafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
@@ -293,7 +295,8 @@ def _start(config_path: Path, counts: dict[str, int], timeout_s: float, work: Pa
 
 
 def _show(start: str, store: str, result: dict, counts: dict[str, int]) -> None:
-    missing = {name: f"{result['tables'][name]:,} of {n:,}" for name, n in counts.items() if result["tables"][name] != n}
+    found = result["tables"]
+    missing = {name: f"{found[name]:,} of {n:,}" for name, n in counts.items() if found[name] != n}
     check = "all table records present" if not missing else f"TABLES INCOMPLETE: {missing}"
     recovered = f"{result['recovered']:.1f} s" if "recovered" in result else "n/a"
     print(f"{start} start, {store + '://':<11} ready (first event applied) after {result['ready']:6.1f} s "

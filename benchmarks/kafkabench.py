@@ -50,7 +50,7 @@ class Record(NamedTuple):
 
 
 def simulated(employees: int, days: int, seed: int) -> tuple[list[Record], int, str]:
-    """The simulator's organisation as messages, directory first, then telemetry in time order; the telemetry count; its config TOML."""
+    """The simulator's organisation as messages (directory, then telemetry in time order); telemetry count; config."""
     from telltales.streams.simulate import simulate, topic_value
 
     sim = simulate(employees=employees, days=days, seed=seed)
@@ -137,7 +137,7 @@ def child_result(args: list[str], returncode: int, stdout: str, stderr: str) -> 
 
 def run_faust(app, done: Callable[[], bool], timeout_s: float, *, interval_s: float = 0.2,
               loglevel: str = "WARNING") -> None:
-    """Run `app` in Faust's worker (as `telltales worker` does) until `done()` or `timeout_s`; then stop it as SIGTERM does."""
+    """Run `app` in Faust's worker (as `telltales worker` does) until `done()` or `timeout_s`; stops as SIGTERM does."""
     from telltales.streams.worker import faust_worker
 
     started = time.monotonic()
