@@ -141,6 +141,9 @@ class WorkerConfig(_Section):
     # A worker that stops heartbeating (crash, kill -9, a partitioned pod) keeps its partitions this long before
     # the group hands them to the others. The broker accepts 6 s and up (group.min.session.timeout.ms).
     session_timeout_s: Annotated[float, Meta(ge=6.0)] = 60.0
+    # How long the broker may hold a fetch while the partitions it asks for are idle; records of busy partitions
+    # wait behind it. Faust's fixed 1,500 ms put the event-to-finding p50 over a second; Kafka's own default is 500.
+    fetch_max_wait_ms: Annotated[int, Meta(ge=10, le=30_000)] = 100
 
 
 class Config(_Section):

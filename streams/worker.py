@@ -962,7 +962,7 @@ def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
     from .kafka_client import faust_credentials
 
     worker = config.worker
-    return BatchApp(
+    app = BatchApp(
         worker.app_id,
         broker=[f"kafka://{server.strip()}" for server in config.kafka.bootstrap_servers.split(",")],
         broker_client_id=config.kafka.client_id,
@@ -980,6 +980,8 @@ def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
         web_enabled=web,
         web_port=worker.web_port or _free_port(),  # 0: any free port (several workers on one host, the demo)
     )
+    app.fetch_max_wait_ms = worker.fetch_max_wait_ms
+    return app
 
 
 # Pre-flight -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from builders import CHICAGO, SEOUL, geo
@@ -62,6 +63,25 @@ def test_health_is_503_before_the_worker_has_started(tmp_path, monkeypatch):
     body, ready = Worker(config, web=True).health()
     assert not ready
     assert body == {"status": "starting", "version": version(), "partitions": 0, "recovered": False}
+
+
+@pytest.mark.parametrize("configured", [None, 250])
+def test_the_consumer_takes_the_configured_fetch_wait_not_fausts_fixed_1500_ms(tmp_path, monkeypatch, configured):
+    import asyncio
+
+    monkeypatch.chdir(tmp_path)
+    _, config = worker_config("127.0.0.1:9", "fetchwait.")
+    if configured is not None:
+        config = msgspec.structs.replace(config, worker=msgspec.structs.replace(config.worker,
+                                                                               fetch_max_wait_ms=configured))
+    app = Worker(config, web=False).app
+
+    async def fetch_wait() -> int:  # aiokafka builds its consumer in a running loop; nothing connects before start()
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        await consumer.stop()
+        return consumer._fetch_max_wait_ms
+
+    assert asyncio.run(fetch_wait()) == (configured or 100)
 
 
 @pytest.mark.kafka
