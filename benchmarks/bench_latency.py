@@ -54,12 +54,9 @@ from kafkabench import (broker, child_env, child_result, event_topics, load_aver
 CLOSE = 3  # OCSF activity_id of a Close finding
 
 
-def child_live(config_path: str, timeout_s: float, fetch_max_wait_ms: int | None) -> dict:
+def child_live(config_path: str, timeout_s: float) -> dict:
     """The worker as `telltales worker` runs it, until SIGTERM; then its counters and latency histogram."""
     from prometheus_client.parser import text_string_to_metric_families
-
-    if fetch_max_wait_ms is not None:
-        _set_fetch_max_wait(fetch_max_wait_ms)
 
     from telltales.schemas.config import load
     from telltales.streams.metrics import EVENT_TO_FINDING_LATENCY
@@ -100,25 +97,6 @@ def child_live(config_path: str, timeout_s: float, fetch_max_wait_ms: int | None
             "record_age_ms": {stage: [round(percentile(sorted(ages), q)) if ages else None for q in (50, 99)]
                               for stage, ages in (("received", received), ("applied", applied))},
             "latency_buckets": buckets}
-
-
-def _set_fetch_max_wait(ms: int) -> None:
-    """An experiment, not the worker's setting: Faust creates its consumer with fetch_max_wait_ms=1500, fixed.
-
-    aiokafka keeps one fetch request in flight per broker, for the partitions it holds no
-    records of; when those are all idle, the broker holds the request up to this long
-    before records of the busy partitions can be fetched again.
-    """
-    import aiokafka
-
-    base = aiokafka.AIOKafkaConsumer
-
-    class Consumer(base):
-        def __init__(self, *args, **kwargs) -> None:
-            kwargs["fetch_max_wait_ms"] = ms
-            super().__init__(*args, **kwargs)
-
-    aiokafka.AIOKafkaConsumer = Consumer
 
 
 def committed_all(bootstrap: str, group: str, topics: list[str], partitions: int) -> bool:
@@ -231,27 +209,27 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="use this broker instead of starting a LocalKafka")
     parser.add_argument("--timeout", type=float, default=300.0, help="per worker run, seconds")
     parser.add_argument("--fetch-max-wait-ms", type=int,
-                        help="experiment: the live worker's consumer fetch_max_wait_ms (Faust fixes it at 1500)")
+                        help="the live worker's worker.fetch_max_wait_ms (default: the config's default, 100)")
     parser.add_argument("--samples",
                         help="write every measured finding (send time, arrival time, activity) as JSON lines")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "live":
-        print(json.dumps(child_live(args.config, args.timeout, args.fetch_max_wait_ms)))
+        print(json.dumps(child_live(args.config, args.timeout)))
         return
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader elections of the fresh topics are retried
     with broker(args.bootstrap) as bootstrap:
         _bench(args, bootstrap)
 
 
-def _config(sim_toml: str, bootstrap: str, partitions: int, role: str):
-    """A config on fresh topics and a fresh app id; written to a file for the worker process."""
+def _config(sim_toml: str, bootstrap: str, partitions: int, role: str, **worker):
+    """A config on fresh topics and a fresh app id (and `worker` settings); written to a file for the worker process."""
     from telltales.schemas.config import parse
     from telltales.streams.topics import create_topics
 
     toml = with_topics(sim_toml, bootstrap, f"l{uuid.uuid4().hex[:6]}.", partitions,
-                       f"bench-{role}-{uuid.uuid4().hex[:8]}")
+                       f"bench-{role}-{uuid.uuid4().hex[:8]}", **worker)
     config = parse(toml)
     create_topics(config)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
@@ -281,14 +259,13 @@ def _bench(args, bootstrap: str) -> None:
               f"{peak:,.0f} events/s; {result['findings']} findings", flush=True)
     rate = args.load * peak
 
-    config, path = _config(sim_toml, bootstrap, args.partitions, "live")
+    wait = {} if args.fetch_max_wait_ms is None else {"fetch_max_wait_ms": args.fetch_max_wait_ms}
+    config, path = _config(sim_toml, bootstrap, args.partitions, "live", **wait)
     out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     scratch = tempfile.TemporaryDirectory(prefix="bench-latency-")
     child_args = [str(Path(__file__).resolve()), "--child", "live", "--config", path, "--timeout",
                   str(args.timeout + 120)]
-    if args.fetch_max_wait_ms is not None:
-        child_args += ["--fetch-max-wait-ms", str(args.fetch_max_wait_ms)]
-        print(f"experiment: the worker's consumer runs with fetch_max_wait_ms={args.fetch_max_wait_ms}", flush=True)
+    print(f"the worker's fetch wait: worker.fetch_max_wait_ms = {config.worker.fetch_max_wait_ms}", flush=True)
     child = subprocess.Popen([sys.executable, *child_args], stdout=out, stderr=err, env=child_env(),
                              cwd=scratch.name)
     try:
