@@ -54,7 +54,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from kafkabench import broker, child_env, child_result, load_average, rss_mib, run_faust, with_topics  # noqa: E402
+from kafkabench import (broker, child_env, child_result, load_average, rss_mib, run_faust, send_all,  # noqa: E402
+                        with_topics)
 
 SOURCE_EMPLOYEES = 2_000  # the simulated organisation the states are taken from
 SOURCE_DAYS = 14
@@ -123,7 +124,6 @@ def build_tables(employees: int, partitions: int, seed: int) -> tuple[Changelogs
 
 async def write_changelogs(bootstrap: str, app_id: str, tables: Changelogs, partitions: int, versions: int) -> None:
     """Create the tables' changelog topics (compacted, as Faust creates them) and write the records."""
-    from aiokafka import AIOKafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
     names = {f"{app_id}-{table}-changelog" for table in tables}
@@ -136,22 +136,10 @@ async def write_changelogs(bootstrap: str, app_id: str, tables: Changelogs, part
             time.sleep(0.2)  # until the broker lists them: producing sooner logs metadata errors
     finally:
         admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024, acks=1,
-                                enable_idempotence=False)
-    await producer.start()
-    try:
-        pending = []
-        for table, records in tables.items():
-            topic = f"{app_id}-{table}-changelog"
-            for _ in range(versions if table == "employee-state" else 1):
-                for partition, key, value in records:
-                    pending.append(await producer.send(topic, value, key=key, partition=partition))
-                    if len(pending) >= 20_000:
-                        await asyncio.gather(*pending)
-                        pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    await send_all(bootstrap, ((f"{app_id}-{table}-changelog", value, key, partition)
+                               for table, records in tables.items()
+                               for _ in range(versions if table == "employee-state" else 1)
+                               for partition, key, value in records), max_batch_size=512 * 1024)
 
 
 def probe(bootstrap: str, topic: str, template: bytes, n: int) -> None:

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -86,15 +86,21 @@ def event_topics(config) -> dict[str, str]:
 
 async def produce(bootstrap: str, topics: dict[str, str], records: list[Record]) -> None:
     """Write the records as fast as the broker takes them (partitioned by key, as any Kafka client does)."""
+    await send_all(bootstrap, ((topics[kind], value, key, None) for kind, key, value, _ in records))
+
+
+async def send_all(bootstrap: str, messages: Iterable[tuple[str, bytes, bytes, int | None]],
+                   max_batch_size: int = 256 * 1024) -> None:
+    """Write (topic, value, key, partition or None) messages as fast as the broker takes them."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=max_batch_size,
                                 acks=1, enable_idempotence=False)
     await producer.start()
     try:
         pending = []
-        for kind, key, value, _ in records:
-            pending.append(await producer.send(topics[kind], value, key=key))
+        for topic, value, key, partition in messages:
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
