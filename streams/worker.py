@@ -63,6 +63,11 @@ Processing order — what may differ from a file, and what the worker does about
   isolated by the engine; the worker counts it per detector (metric and counter) and logs
   its first error with context. A record the worker itself fails on goes to the DLQ
   (stage `detector`, code `detector_error`).
+
+Operations (deploy/OPERATIONS.md): `GET /health` on `worker.web_port` (`Worker.health`);
+Kafka SASL/TLS from the `[kafka]` section, as for every other client
+(`kafka_client.faust_credentials`); a dead member's partitions move after
+`worker.session_timeout_s`.
 """
 
 from __future__ import annotations
