@@ -176,6 +176,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         self._unacked_messages.discard(batch._in_flight)
                         break
                     del batch  # queued: only the queue and then the agent keep it (and its in-flight marker) alive
+                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                        # A rebalance began while the put waited for room (the agent frees room by dropping
+                        # stale batches): this batch is stale too, and its read offsets must not outlive the
+                        # rebalance — they would make the new generation skip these records, never acked.
+                        break
                     for tp, tp_records in by_tp.items():
                         set_read_offset(tp, tp_records[-1].offset)
                 self.diag.unset_flag(CONSUMER_FETCHING)

@@ -121,8 +121,9 @@ def input_partitions(config, admin: KafkaAdminClient) -> list[TopicPartition]:
     return [TopicPartition(name, p) for name in names for p in range(PARTITIONS)]
 
 
-def lag(config) -> int | None:
-    """Records of the worker's input topics not yet committed by its group (None before its first commit)."""
+def lag(config, *, per_partition: bool = False):
+    """Records of the worker's input topics not yet committed by its group (None before its first commit);
+    with `per_partition`, the lagging topic-partitions and their lag."""
     bootstrap = config.kafka.bootstrap_servers
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     # A group member that never subscribes only reads the group's committed offsets.
@@ -132,8 +133,8 @@ def lag(config) -> int | None:
         committed = {tp: consumer.committed(tp) for tp in tps}
         if all(offset is None for offset in committed.values()):
             return None
-        ends = consumer.end_offsets(tps)
-        return sum(end - (committed[tp] or 0) for tp, end in ends.items())
+        lags = {tp: end - (committed[tp] or 0) for tp, end in consumer.end_offsets(tps).items()}
+        return {f"{tp.topic}[{tp.partition}]": n for tp, n in lags.items() if n} if per_partition else sum(lags.values())
     finally:
         consumer.close()
         admin.close()
@@ -150,7 +151,8 @@ def wait_drained(config, worker: RunningWorker, timeout_s: float = TIMEOUT_S) ->
             time.sleep(2.5)  # the sweep timer (1 s) evaluates open cases at the final clock
             return
         time.sleep(1.0)
-    raise AssertionError(f"the worker did not drain its input in {timeout_s:.0f} s (lag {lag(config)}):\n"
+    raise AssertionError(f"the worker did not drain its input in {timeout_s:.0f} s "
+                         f"(lag {lag(config, per_partition=True)}):\n"
                          f"{worker.output()[-4000:]}")
 
 
