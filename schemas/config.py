@@ -144,6 +144,9 @@ class WorkerConfig(_Section):
     # How long the broker may hold a fetch while the partitions it asks for are idle; records of busy partitions
     # wait behind it. Faust's fixed 1,500 ms put the event-to-finding p50 over a second; Kafka's own default is 500.
     fetch_max_wait_ms: Annotated[int, Meta(ge=10, le=30_000)] = 100
+    # Offsets of processed records are committed this often (Faust's broker_commit_interval), on a rebalance and on
+    # a graceful stop; a crash re-applies at most this much input, which event-id idempotence makes harmless.
+    commit_interval_s: Annotated[float, Meta(gt=0.0, le=3600.0)] = 2.8
 
 
 class Config(_Section):

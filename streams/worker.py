@@ -981,6 +981,7 @@ def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
         producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=worker.session_timeout_s,
+        broker_commit_interval=worker.commit_interval_s,
         broker_heartbeat_interval=min(3.0, worker.session_timeout_s / 3),  # Kafka's rule: at most a third
         web_enabled=web,
         web_port=worker.web_port or _free_port(),  # 0: any free port (several workers on one host, the demo)

@@ -399,3 +399,28 @@ class Exploding(Detector):
 
     def observe(self, event, state, ctx):
         raise ZeroDivisionError("boom")
+
+
+def test_sigterm_commits_what_was_processed_since_the_last_periodic_commit(kafka_bootstrap, topic_prefix, tmp_path):
+    """With periodic commits ten minutes apart, only the graceful stop can commit: lag must be 0 after SIGTERM."""
+    records, sim_toml = data_set()
+    text, config = worker_config(kafka_bootstrap, topic_prefix, sim_toml)
+    text = text.replace("[worker]\n", "[worker]\ncommit_interval_s = 600\n")
+    assert len(records) < 10_000  # Faust also commits every broker_commit_every (10,000) acked records
+    expected = cases_in_findings(replay_run(records, config)[0])
+    create_topics(config)
+    produce(config, as_kafka(records))
+    worker = RunningWorker(tmp_path, text)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while cases_in_findings([json.loads(r.value) for r in read_topic(kafka_bootstrap, config.topics.alerts)]) \
+                != expected:  # every case replay found is out: the input has been processed
+            assert worker.proc.poll() is None and time.monotonic() < deadline, worker.output()[-4000:]
+            time.sleep(1.0)
+        time.sleep(5.0)  # the last records after the last finding (5,000 records take well under a second)
+        before = lag(config)  # None: the group has committed nothing yet
+        assert before is None or before > 0, "the stop must be the only commit of this input"
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-4000:]
+    assert lag(config) == 0, f"uncommitted after SIGTERM: {lag(config, per_partition=True)}"
