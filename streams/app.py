@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -101,6 +101,33 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms  # aiokafka hands it to its fetcher at start()
         return consumer
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return await self.call_thread(self._seek_to_committed)
+
+    async def _seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned input partition to its committed offset, and one with none committed to its start.
+
+        Faust re-seeks after each rebalance's table recovery to re-read what it fetched and
+        dropped meanwhile: the fetch that reads the changelogs was seen to return records of
+        input partitions paused for the recovery (the main thread changes the set of active
+        partitions that fetch was given), which the drain loop drops as not active. aiokafka's
+        `seek_to_committed` seeks only partitions with a committed offset above 0, so an
+        input partition nobody had committed yet (a second worker joining while the first
+        still reads the directory) stayed past those dropped records for the whole
+        generation: they were never processed, its lag never reached 0, and telemetry waited
+        out the directory wait and was scored without the directory. Changelog partitions
+        are left alone: recovery positions them itself.
+        """
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        fresh = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+        if fresh:
+            reset = consumer.seek_to_beginning if self.app.conf.consumer_auto_offset_reset == "earliest" \
+                else consumer.seek_to_end
+            await reset(*fresh)
+        return committed
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
