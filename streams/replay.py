@@ -40,14 +40,20 @@ GC_THRESHOLD = 50_000  # gen-0 allocations between cycle collections during a re
 
 
 @dataclass
-class Counters:
-    lines: int = 0
+class CoreCounters:
+    """What every driver of the core counts (replay here, the worker adds its own)."""
+
     events: Counter = field(default_factory=Counter)      # event type → accepted
     rejected: Counter = field(default_factory=Counter)    # rejection code → count
     duplicates: int = 0
-    signals: Counter = field(default_factory=Counter)     # detector → signals raised
+    signals: Counter = field(default_factory=Counter)     # detector → signals fused
     findings: Counter = field(default_factory=Counter)    # activity → records
-    detector_errors: Counter = field(default_factory=Counter)  # detector → errors
+    detector_errors: Counter = field(default_factory=Counter)  # detector → errors (isolated by the engine)
+
+
+@dataclass
+class Counters(CoreCounters):
+    lines: int = 0
 
 
 class Pipeline:

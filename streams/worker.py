@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import heapq
 import logging
 import sys
@@ -101,6 +102,7 @@ from telltales.schemas.rejections import Rejection
 from .app import Batch, BatchApp, Outbox, PartitionScope, key_partition
 from .geoip import build_engine
 from .metrics import Metrics
+from .replay import GC_THRESHOLD, CoreCounters
 
 log = logging.getLogger(__name__)
 
@@ -148,15 +150,9 @@ class Topology:
 
 
 @dataclass
-class WorkerCounters:
+class WorkerCounters(CoreCounters):
     records: int = 0
     batches: int = 0
-    events: Counter = field(default_factory=Counter)          # event type → applied
-    rejected: Counter = field(default_factory=Counter)        # rejection code → count
-    duplicates: int = 0
-    signals: Counter = field(default_factory=Counter)         # detector → signals fused
-    findings: Counter = field(default_factory=Counter)        # activity → records
-    detector_errors: Counter = field(default_factory=Counter)  # detector → errors (isolated by the engine)
     internal_errors: Counter = field(default_factory=Counter)  # exception type → records the worker failed on
     observations: int = 0
     sweeps: int = 0
@@ -749,10 +745,6 @@ class Worker:
         default threshold (700) cycle collections cost ~10 % of the worker's time and find
         almost nothing.
         """
-        import gc
-
-        from .replay import GC_THRESHOLD
-
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
     def run(self) -> int:
