@@ -48,8 +48,11 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     group: str | None = None  # shared-infrastructure group (one laptop farm) the employee belongs to
 
 
-class KeyObservation(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """An employee was seen using a correlation key value at an event time (travels on a repartition topic)."""
+class KeyObservation(msgspec.Struct, frozen=True, array_like=True):
+    """An employee was seen using a correlation key value at an event time (travels on a repartition topic).
+
+    Positional arguments are allowed (the engine builds one or two per event: 3x cheaper than keywords).
+    """
 
     detector: str
     kind: str
@@ -135,6 +138,9 @@ class Context(msgspec.Struct, frozen=True):
     employee: Employee | None  # the directory record, if known yet
     late: bool = False  # the event is older than late_tolerance_s behind the newest seen for this employee
     last_time: float | None = None  # newest event time seen for this employee before this event
+    # This event's time (epoch s), computed once by the engine: detectors read `ctx.time or
+    # event.ts.timestamp()` (0 when a caller built the context without it, as tests do).
+    time: float = 0.0
 
 
 class Detector:

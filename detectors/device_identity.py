@@ -49,6 +49,7 @@ from .shared_infrastructure import RESOLUTION_S, Members, fold_member, group_id
 
 MAX_DEVICES: Final = 8   # device identifiers remembered per employee (a device has up to two: id and hostname)
 KEEP_ORDER: Final = 4    # the newest this many identifiers are not reordered on use (fewer state writes)
+MEMO_SIZE: Final = 65_536
 KIND_LABEL: Final = {"device_id": "Device", "mfa_device": "MFA device"}
 
 
@@ -91,6 +92,7 @@ class DeviceIdentity(Detector):
         self._window_s = float(org.correlation_window_s)
         self._cap = int(self.p["max_employees"])
         self._shared = frozenset(self.p["shared_devices"])
+        self._digests: dict[str, int] = {}  # a cache, not state: device name → its digest
         # kind → (score for two employees, score for three or more)
         self._scores = {"device_id": (self.p["shared_device_pair_score"], self.p["shared_device_group_score"]),
                         "mfa_device": (self.p["shared_mfa_pair_score"], self.p["shared_mfa_group_score"])}
@@ -149,7 +151,8 @@ class DeviceIdentity(Detector):
 
     def _device(self, event, state: State, ctx: Context, names: list[str], signals: list[Signal]) -> State:
         known = state.devices
-        digests = [zlib.crc32(n.lower().encode()) for n in names]
+        memo = self._digests
+        digests = [memo.get(n) or self._digest(n) for n in names]
         positions = [known.index(d) for d in digests if d in known]
         if positions:
             if state.fresh and state.fresh[0] in digests and not ctx.late:
@@ -185,6 +188,13 @@ class DeviceIdentity(Detector):
             return replace(state, devices=self._learn(known, digests),
                            fresh=[digests[0], now_s, now_s, round(score * 100)])
         return replace(state, devices=self._learn(known, digests))
+
+    def _digest(self, name: str) -> int:
+        """CRC-32 of a lower-cased device name, memoised: an employee's one or two names recur in every event."""
+        if len(self._digests) >= MEMO_SIZE:
+            self._digests.clear()
+        digest = self._digests[name] = zlib.crc32(name.lower().encode())
+        return digest
 
     def _still_new(self, event, state: State, names: list[str], signals: list[Signal]) -> State:
         """Re-raise the newest new device's tell while it is in use within `fresh_hours` of its first sighting."""
