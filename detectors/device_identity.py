@@ -236,12 +236,12 @@ class DeviceIdentity(Detector):
                            RESOLUTION_S)
         if fold is None:
             return state, []
-        new = fold.state
+        new, before, newcomer = fold
         size = len(new.ids)
         if size < 2 or observation.employee_id not in new.ids:
             return new, []
         now = int(observation.time)
-        if fold.before >= 2 and not fold.newcomer and now - state.reported < self._refresh_s:
+        if before >= 2 and not newcomer and now - state.reported < self._refresh_s:
             return new, []
         new = replace(new, reported=max(state.reported, now))
         kind, value = observation.kind, observation.value
