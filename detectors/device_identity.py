@@ -152,8 +152,13 @@ class DeviceIdentity(Detector):
     def _device(self, event, state: State, ctx: Context, names: list[str], signals: list[Signal]) -> State:
         known = state.devices
         memo = self._digests
-        digests = [memo.get(n) or self._digest(n) for n in names]
-        positions = [known.index(d) for d in digests if d in known]
+        digests: list[int] = []
+        positions: list[int] = []
+        for name in names:  # one or two names: a loop, not comprehensions (each a call of its own in 3.11)
+            digest = memo.get(name) or self._digest(name)
+            digests.append(digest)
+            if digest in known:
+                positions.append(known.index(digest))
         if positions:
             if state.fresh and state.fresh[0] in digests and not ctx.late:
                 state = self._still_new(event, state, names, signals)

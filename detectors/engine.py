@@ -131,7 +131,7 @@ class Engine:
         state = state if state is not None else self.new_state()
         event_id = event.event_id or ""
         digest = event_digest(event_id)
-        if seen_before(state.seen, digest):
+        if state.seen.find(digest) >= 0 and seen_before(state.seen, digest):  # found anywhere, then aligned?
             return Step(state, [], [], [], True)
         if self.enrich is not None:
             event = self.enrich(event)

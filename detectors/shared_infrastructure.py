@@ -54,7 +54,7 @@ from msgspec.structs import replace
 
 from telltales.schemas.events import DeviceSnapshot, VpnLogin
 
-from .base import Context, Detector, KeyObservation, Signal
+from .base import Context, Detector, KeyObservation, Networks, Signal, parse_address
 
 MEMO_SIZE: Final = 65_536
 MAX_HABITS: Final = 4
@@ -63,6 +63,7 @@ RESOLUTION_S: Final = 1800.0  # a member's last sighting is refreshed at most ev
 LOCAL_NETWORKS: Final = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
     "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"))
+_LOCAL: Final = Networks(LOCAL_NETWORKS)
 # Router MACs many unrelated networks share: VRRP (00:00:5e:00:01/02), HSRP v1/v2, the
 # QEMU/VirtualBox user-mode NAT gateway, all-zero and broadcast.
 GENERIC_MAC_PREFIXES: Final = ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "00:00:5e:00:01:", "00:00:5e:00:02:",
@@ -192,7 +193,9 @@ class SharedInfrastructure(Detector):
         ip = self._address(event)
         if ip is None or ctx.late:
             return state, []
-        digest = self._home_digest(ip)
+        digest = self._homes.get(ip)
+        if digest is None:
+            digest = self._home_digest(ip)
         if digest < 0:
             return state, []
         nets, cnt = list(state.nets), list(state.cnt)
@@ -230,7 +233,9 @@ class SharedInfrastructure(Detector):
         ip = self._address(event)
         if ip is None:
             return []
-        digest = self._home_digest(ip)
+        digest = self._homes.get(ip)
+        if digest is None:
+            digest = self._home_digest(ip)
         if digest < 0 or not self._resident(digest, state):
             return []
         if isinstance(event, VpnLogin):
@@ -276,22 +281,18 @@ class SharedInfrastructure(Detector):
 
     def _home_digest(self, ip: str) -> int:
         """CRC-32 of a public address outside the organisation's office, VPN-egress and allowlisted
-        networks (one that can be a home), or -1 for any other; memoised, as addresses repeat."""
-        digest = self._homes.get(ip)
-        if digest is None:
-            digest = zlib.crc32(ip.encode()) if self.org.network_of(ip) is None and not _is_local(ip) else -1
-            if len(self._homes) >= MEMO_SIZE:
-                self._homes.clear()
-            self._homes[ip] = digest
+        networks (one that can be a home), or -1 for any other; memoised in `_homes`, which callers
+        read first (addresses repeat: the lookup inline saves a call per event)."""
+        digest = zlib.crc32(ip.encode()) if self.org.network_of(ip) is None and not _is_local(ip) else -1
+        if len(self._homes) >= MEMO_SIZE:
+            self._homes.clear()
+        self._homes[ip] = digest
         return digest
 
 
 def _is_local(ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return True
-    return any(address in network for network in LOCAL_NETWORKS if network.version == address.version)
+    address = parse_address(ip)
+    return True if address is None else _LOCAL.holds(address)
 
 
 def _generic_mac(mac: str) -> bool:
