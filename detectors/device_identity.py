@@ -104,7 +104,9 @@ class DeviceIdentity(Detector):
         employee = ctx.employee
         if employee is not None and employee.status != "active":
             state = self._status(event, state, employee, signals)
-        names = [device_id] if (device_id := _own_device(event)) else []
+        # Only a session can name another machine (`_own_device`): other events skip the call.
+        device_id = event.device_id if type(event) is not RemoteSession else _own_device(event)
+        names = [device_id] if device_id else []
         if isinstance(event, DeviceSnapshot) and event.hostname:
             names.append(event.hostname)
         if names:
@@ -228,7 +230,7 @@ class DeviceIdentity(Detector):
     def correlation_keys(self, event: VpnLogin | RemoteSession | DeviceSnapshot, state: State | None,
                          ctx: Context) -> list[tuple[str, str]]:
         keys = []
-        device_id = _own_device(event)
+        device_id = event.device_id if type(event) is not RemoteSession else _own_device(event)
         if device_id is not None and device_id not in self._shared:
             keys.append(("device_id", device_id))
         if isinstance(event, VpnLogin) and event.mfa is not None and event.mfa.device_id is not None \

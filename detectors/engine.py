@@ -87,6 +87,8 @@ class Engine:
         self.detectors = detectors if detectors is not None else registry.build(config, self.org)
         self.by_id = {d.id: d for d in self.detectors}
         self.enrich = enrich
+        # Event classes the enricher may change (all, unless it says which): others skip the call.
+        self._enriched = frozenset(getattr(enrich, "event_types", EVENT_TYPES.values()))
         by_type: dict[type, list[Detector]] = {}  # event class → detectors that read it
         for detector in self.detectors:
             for event_type in detector.event_types:
@@ -133,7 +135,7 @@ class Engine:
         digest = event_digest(event_id)
         if state.seen.find(digest) >= 0 and seen_before(state.seen, digest):  # found anywhere, then aligned?
             return Step(state, [], [], [], True)
-        if self.enrich is not None:
+        if self.enrich is not None and type(event) in self._enriched:
             event = self.enrich(event)
         when = event.ts.timestamp()
         last = state.last
