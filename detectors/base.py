@@ -15,8 +15,9 @@ employee ids. Replay runs both in one process; the Kafka worker repartitions by 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Literal, Mapping
+from typing import Any, ClassVar, Final, Iterable, Literal, Mapping
 
 import msgspec
 
@@ -48,8 +49,11 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     group: str | None = None  # shared-infrastructure group (one laptop farm) the employee belongs to
 
 
-class KeyObservation(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """An employee was seen using a correlation key value at an event time (travels on a repartition topic)."""
+class KeyObservation(msgspec.Struct, frozen=True, array_like=True):
+    """An employee was seen using a correlation key value at an event time (travels on a repartition topic).
+
+    Positional arguments are allowed: the engine builds one or two per event (keywords cost ~10% more).
+    """
 
     detector: str
     kind: str
@@ -57,6 +61,51 @@ class KeyObservation(msgspec.Struct, frozen=True, kw_only=True, array_like=True)
     employee_id: str
     time: float
     event_id: str
+
+
+def parse_address(ip: str) -> tuple[int, int] | None:
+    """(version, integer value) of an IP address, or None if `ip` is not one: the verdicts of
+    `ipaddress.ip_address`, parsed in C (`socket.inet_pton`) where it can be, ~10x cheaper.
+
+    >>> parse_address("10.0.0.1"), parse_address("::1"), parse_address("fe80::1%eth0"), parse_address("01.2.3.4")
+    ((4, 167772161), (6, 1), (6, 338288524927261089654018896841347694593), None)
+    """
+    try:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
+    except (OSError, ValueError):
+        pass
+    try:
+        return 6, int.from_bytes(socket.inet_pton(socket.AF_INET6, ip), "big")
+    except (OSError, ValueError):
+        pass
+    try:  # what inet_pton refuses but ipaddress takes: IPv6 zone ids ("fe80::1%eth0")
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    return address.version, int(address)
+
+
+class Networks:
+    """A set of IP networks tested with integer masks (`ipaddress` tests each network in Python, ~1 µs).
+
+    >>> Networks([ipaddress.ip_network("10.0.0.0/8")]).holds(parse_address("10.1.2.3"))
+    True
+    """
+
+    __slots__ = ("_v4", "_v6")
+
+    def __init__(self, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> None:
+        networks = tuple(networks)
+        self._v4 = tuple((int(n.network_address), int(n.netmask)) for n in networks if n.version == 4)
+        self._v6 = tuple((int(n.network_address), int(n.netmask)) for n in networks if n.version == 6)
+
+    def holds(self, address: tuple[int, int]) -> bool:
+        """Is the parsed address (`parse_address`) in one of the networks? (A v4 address is never in a v6 one.)"""
+        version, value = address
+        for network, mask in self._v4 if version == 4 else self._v6:
+            if value & mask == network:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -72,6 +121,12 @@ class Org:
     correlation_window_s: float = 72 * 3600.0
     # A cache, not state: a pure function of the networks above and the address.
     _network_memo: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _tables: tuple[tuple[str, Networks], ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tables", (("office", Networks(self.office_networks)),
+                                             ("vpn_egress", Networks(self.vpn_egress_networks)),
+                                             ("allowlisted", Networks(self.allowlisted_networks))))
 
     @classmethod
     def from_config(cls, config: Config) -> Org:
@@ -114,13 +169,11 @@ class Org:
         return label
 
     def _classify(self, ip: str) -> str | None:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
+        address = parse_address(ip)
+        if address is None:
             return None
-        for label, networks in (("office", self.office_networks), ("vpn_egress", self.vpn_egress_networks),
-                                ("allowlisted", self.allowlisted_networks)):
-            if any(address in n for n in networks):
+        for label, networks in self._tables:
+            if networks.holds(address):
                 return label
         return None
 
@@ -135,6 +188,9 @@ class Context(msgspec.Struct, frozen=True):
     employee: Employee | None  # the directory record, if known yet
     late: bool = False  # the event is older than late_tolerance_s behind the newest seen for this employee
     last_time: float | None = None  # newest event time seen for this employee before this event
+    # This event's time (epoch s), computed once by the engine: detectors read `ctx.time or
+    # event.ts.timestamp()` (0 when a caller built the context without it, as tests do).
+    time: float = 0.0
 
 
 class Detector:

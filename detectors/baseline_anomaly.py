@@ -167,7 +167,7 @@ class BaselineAnomaly(Detector):
         count = mask.bit_count()
         if not extreme or count < self._min_extreme:
             return replace(state, mask=mask, **updates), []
-        t = event.ts.timestamp()
+        t = ctx.time or event.ts.timestamp()
         if t - state.sig < self.p["resignal_s"]:
             return replace(state, mask=mask, **updates), []
         score = min(0.6, 0.3 + 0.1 * (count - self._min_extreme))

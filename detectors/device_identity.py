@@ -49,6 +49,7 @@ from .shared_infrastructure import RESOLUTION_S, Members, fold_member, group_id
 
 MAX_DEVICES: Final = 8   # device identifiers remembered per employee (a device has up to two: id and hostname)
 KEEP_ORDER: Final = 4    # the newest this many identifiers are not reordered on use (fewer state writes)
+MEMO_SIZE: Final = 65_536
 KIND_LABEL: Final = {"device_id": "Device", "mfa_device": "MFA device"}
 
 
@@ -91,6 +92,7 @@ class DeviceIdentity(Detector):
         self._window_s = float(org.correlation_window_s)
         self._cap = int(self.p["max_employees"])
         self._shared = frozenset(self.p["shared_devices"])
+        self._digests: dict[str, int] = {}  # a cache, not state: device name → its digest
         # kind → (score for two employees, score for three or more)
         self._scores = {"device_id": (self.p["shared_device_pair_score"], self.p["shared_device_group_score"]),
                         "mfa_device": (self.p["shared_mfa_pair_score"], self.p["shared_mfa_group_score"])}
@@ -102,7 +104,9 @@ class DeviceIdentity(Detector):
         employee = ctx.employee
         if employee is not None and employee.status != "active":
             state = self._status(event, state, employee, signals)
-        names = [device_id] if (device_id := _own_device(event)) else []
+        # Only a session can name another machine (`_own_device`): other events skip the call.
+        device_id = event.device_id if type(event) is not RemoteSession else _own_device(event)
+        names = [device_id] if device_id else []
         if isinstance(event, DeviceSnapshot) and event.hostname:
             names.append(event.hostname)
         if names:
@@ -149,8 +153,14 @@ class DeviceIdentity(Detector):
 
     def _device(self, event, state: State, ctx: Context, names: list[str], signals: list[Signal]) -> State:
         known = state.devices
-        digests = [zlib.crc32(n.lower().encode()) for n in names]
-        positions = [known.index(d) for d in digests if d in known]
+        memo = self._digests
+        digests: list[int] = []
+        positions: list[int] = []
+        for name in names:  # one or two names: a loop, not comprehensions (each a call of its own in 3.11)
+            digest = memo.get(name) or self._digest(name)
+            digests.append(digest)
+            if digest in known:
+                positions.append(known.index(digest))
         if positions:
             if state.fresh and state.fresh[0] in digests and not ctx.late:
                 state = self._still_new(event, state, names, signals)
@@ -186,6 +196,13 @@ class DeviceIdentity(Detector):
                            fresh=[digests[0], now_s, now_s, round(score * 100)])
         return replace(state, devices=self._learn(known, digests))
 
+    def _digest(self, name: str) -> int:
+        """CRC-32 of a lower-cased device name, memoised: an employee's one or two names recur in every event."""
+        if len(self._digests) >= MEMO_SIZE:
+            self._digests.clear()
+        digest = self._digests[name] = zlib.crc32(name.lower().encode())
+        return digest
+
     def _still_new(self, event, state: State, names: list[str], signals: list[Signal]) -> State:
         """Re-raise the newest new device's tell while it is in use within `fresh_hours` of its first sighting."""
         digest, first, raised, score = state.fresh
@@ -213,7 +230,7 @@ class DeviceIdentity(Detector):
     def correlation_keys(self, event: VpnLogin | RemoteSession | DeviceSnapshot, state: State | None,
                          ctx: Context) -> list[tuple[str, str]]:
         keys = []
-        device_id = _own_device(event)
+        device_id = event.device_id if type(event) is not RemoteSession else _own_device(event)
         if device_id is not None and device_id not in self._shared:
             keys.append(("device_id", device_id))
         if isinstance(event, VpnLogin) and event.mfa is not None and event.mfa.device_id is not None \
@@ -226,12 +243,12 @@ class DeviceIdentity(Detector):
                            RESOLUTION_S)
         if fold is None:
             return state, []
-        new = fold.state
+        new, before, newcomer = fold
         size = len(new.ids)
         if size < 2 or observation.employee_id not in new.ids:
             return new, []
         now = int(observation.time)
-        if fold.before >= 2 and not fold.newcomer and now - state.reported < self._refresh_s:
+        if before >= 2 and not newcomer and now - state.reported < self._refresh_s:
             return new, []
         new = replace(new, reported=max(state.reported, now))
         kind, value = observation.kind, observation.value

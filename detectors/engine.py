@@ -24,8 +24,11 @@ from . import registry
 from .base import Context, Detector, KeyObservation, Org, Signal
 from .fusion import CaseChange, Fusion, FusionState
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2  # 2: `seen` is packed bytes (was a list of ints)
 SEEN_IDS: Final = 16  # recently applied event ids remembered per employee, for idempotence
+DIGEST_BYTES: Final = 8
+_SEEN_KEEP: Final = (SEEN_IDS - 1) * DIGEST_BYTES
+_BLAKE2B_8: Final = hashlib.blake2b(digest_size=DIGEST_BYTES)  # copied per id: cheaper than parsing the parameters
 
 
 class EmployeeState(msgspec.Struct, array_like=True):
@@ -33,7 +36,7 @@ class EmployeeState(msgspec.Struct, array_like=True):
 
     v: int = STATE_VERSION
     last: float = 0.0  # newest event time applied (epoch s)
-    seen: list[int] = []  # digests of recently applied event ids, oldest first
+    seen: bytes = b""  # 8-byte digests of recently applied event ids, oldest first (see `event_digest`)
     det: dict[str, Any] = {}  # detector id → its State struct
     fusion: FusionState = FusionState()
 
@@ -52,11 +55,26 @@ class Step(msgspec.Struct):
     observations: list[KeyObservation]
     errors: list[DetectorError]
     duplicate: bool
+    time: float = 0.0  # the event's time (epoch s), computed once for the driver too
 
 
-def event_digest(event_id: str) -> int:
-    """64-bit digest of an event id (ids are arbitrary strings from sources)."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
+def event_digest(event_id: str) -> bytes:
+    """8-byte digest of an event id (ids are arbitrary strings from sources)."""
+    digest = _BLAKE2B_8.copy()
+    digest.update(event_id.encode())
+    return digest.digest()
+
+
+def seen_before(seen: bytes, digest: bytes) -> bool:
+    """Is `digest` one of the packed digests in `seen`? Only matches at digest boundaries count.
+
+    >>> seen_before(b"abcdefgh12345678", b"12345678"), seen_before(b"abcdefgh12345678", b"efgh1234")
+    (True, False)
+    """
+    at = seen.find(digest)
+    while at > 0 and at % DIGEST_BYTES:  # straddles two digests: look further
+        at = seen.find(digest, at + 1)
+    return at >= 0
 
 
 class Engine:
@@ -69,6 +87,8 @@ class Engine:
         self.detectors = detectors if detectors is not None else registry.build(config, self.org)
         self.by_id = {d.id: d for d in self.detectors}
         self.enrich = enrich
+        # Event classes the enricher may change (all, unless it says which): others skip the call.
+        self._enriched = frozenset(getattr(enrich, "event_types", EVENT_TYPES.values()))
         by_type: dict[type, list[Detector]] = {}  # event class → detectors that read it
         for detector in self.detectors:
             for event_type in detector.event_types:
@@ -76,6 +96,8 @@ class Engine:
         # The hot loop's view: (id, bound method) pairs, so each event looks up no attribute per detector.
         self._observers = {t: tuple((d.id, d.observe) for d in ds) for t, ds in by_type.items()}
         self.correlators = [d for d in self.detectors if d.key_kinds]
+        # Bound methods per detector id: one or two key observations per event reach `correlate`.
+        self._key_hooks = {d.id: (d.correlate, d.initial_key_state) for d in self.detectors}
         self._correlators_by_type = {
             t: tuple((d.id, d.correlation_keys) for d in ds if d.key_kinds) for t, ds in by_type.items()}
         self._late_s = self.org.late_tolerance_s
@@ -111,13 +133,13 @@ class Engine:
         state = state if state is not None else self.new_state()
         event_id = event.event_id or ""
         digest = event_digest(event_id)
-        if digest in state.seen:
+        if state.seen.find(digest) >= 0 and seen_before(state.seen, digest):  # found anywhere, then aligned?
             return Step(state, [], [], [], True)
-        if self.enrich is not None:
+        if self.enrich is not None and type(event) in self._enriched:
             event = self.enrich(event)
         when = event.ts.timestamp()
         last = state.last
-        ctx = Context(self.org, employee, last - when > self._late_s, last or None)
+        ctx = Context(self.org, employee, last - when > self._late_s, last or None, when)
         det = state.det
         copied = False
         signals: list[Signal] = []
@@ -145,24 +167,24 @@ class Engine:
                 errors.append(DetectorError(detector_id, "keys", f"{type(exc).__name__}: {exc}"))
                 continue
             for kind, value in keys:
-                observations.append(KeyObservation(detector=detector_id, kind=kind, value=value,
-                                                   employee_id=event.employee_id, time=when, event_id=event_id))
-        seen = state.seen[-(SEEN_IDS - 1):]
-        seen.append(digest)
-        new_state = replace(state, last=when if when > last else last, seen=seen, det=det)
-        return Step(new_state, signals, observations, errors, False)
+                observations.append(KeyObservation(detector_id, kind, value, event.employee_id, when, event_id))
+        new_state = replace(state, last=when if when > last else last, seen=state.seen[-_SEEN_KEEP:] + digest, det=det)
+        return Step(new_state, signals, observations, errors, False, when)
 
     # Per correlation key -------------------------------------------------------------------
-    def correlate(self, observation: KeyObservation, key_state: Any) -> tuple[Any, list[Signal], list[DetectorError]]:
-        detector = self.by_id.get(observation.detector)
-        if detector is None:
+    def correlate(self, observation: KeyObservation,
+                  key_state: Any) -> tuple[Any, list[Signal], list[DetectorError]]:
+        hooks = self._key_hooks.get(observation.detector)
+        if hooks is None:
             return key_state, [], []
+        correlate, initial_key_state = hooks
         if key_state is None:
-            key_state = detector.initial_key_state()
+            key_state = initial_key_state()
         try:
-            new, signals = detector.correlate(observation, key_state)
+            new, signals = correlate(observation, key_state)
         except Exception as exc:  # noqa: BLE001
-            return key_state, [], [DetectorError(detector.id, "correlate", f"{type(exc).__name__}: {exc}")]
+            error = DetectorError(observation.detector, "correlate", f"{type(exc).__name__}: {exc}")
+            return key_state, [], [error]
         return new, signals, []
 
     # Fusion ----------------------------------------------------------------------------------
@@ -181,9 +203,10 @@ class Engine:
         return msgspec.msgpack.encode(state)
 
     def decode_state(self, data: bytes) -> EmployeeState:
+        version = msgspec.msgpack.decode(data, type=_StateVersion).v  # first: older layouts differ after it
+        if version != STATE_VERSION:
+            raise ValueError(f"employee state version {version} is not supported (expected {STATE_VERSION})")
         raw = msgspec.msgpack.decode(data, type=_RawEmployeeState)
-        if raw.v != STATE_VERSION:
-            raise ValueError(f"employee state version {raw.v} is not supported (expected {STATE_VERSION})")
         det: dict[str, Any] = {}
         for detector_id, value in raw.det.items():
             detector = self.by_id.get(detector_id)
@@ -201,9 +224,13 @@ class Engine:
         return msgspec.msgpack.decode(data, type=self.by_id[detector_id].KeyState)
 
 
+class _StateVersion(msgspec.Struct, array_like=True):
+    v: int
+
+
 class _RawEmployeeState(msgspec.Struct, array_like=True):
     v: int
     last: float
-    seen: list[int]
+    seen: bytes
     det: dict[str, msgspec.Raw]
     fusion: FusionState

@@ -45,6 +45,8 @@ class Enricher:
         Addresses remembered; the oldest are forgotten first.
     """
 
+    event_types: Final = frozenset({VpnLogin})  # the only events it may change; the engine passes it no other
+
     def __init__(self, city: Any = None, asn: Any = None, *, hosting_asns: Iterable[int] = (),
                  cache_size: int = 65_536) -> None:
         self._city = _lookup(city, "city") if city is not None else None
@@ -55,7 +57,7 @@ class Enricher:
         self.errors = 0  # lookups that raised (counted for the driver's metrics; the event passed unchanged)
 
     def __call__(self, event: Event) -> Event:
-        if event.__class__ is not VpnLogin:
+        if event.__class__ is not VpnLogin:  # for callers other than the engine
             return event
         need_geo = event.geo is None and self._city is not None
         need_asn = event.asn is None and self._asn is not None

@@ -82,7 +82,7 @@ class ImpossibleTravel(Detector):
         geo = event.geo
         if event.outcome != "success" or geo is None or geo.lat is None or self.org.network_of(event.src_ip) is not None:
             return state, []
-        when = event.ts.timestamp()
+        when = ctx.time or event.ts.timestamp()
         accuracy = geo.accuracy_km if geo.accuracy_km is not None else self._default_acc
         hop = anonymity(event)
         signals: list[Signal] = []

@@ -72,6 +72,8 @@ class IpKvm(Detector):
         return found
 
     def observe(self, event: DeviceSnapshot, state: State, ctx: Context) -> tuple[State, list[Signal]]:
+        if event.usb_devices is None and event.displays is None:  # most snapshots: processes or a network probe
+            return state, []
         findings = self._inspect(event)
         if not findings:
             return state, []

@@ -190,7 +190,7 @@ class LatencyPhysics(Detector):
             return state, []
         rtt = latency.rtt_ms
         vid = latency.vantage
-        t = event.ts.timestamp()
+        t = ctx.time or event.ts.timestamp()
         signals: list[Signal] = []
         changes: dict = {}
         vantage = self._vantages.get(vid) if vid is not None else None
@@ -205,7 +205,7 @@ class LatencyPhysics(Detector):
         geo = event.geo
         if event.outcome != "success" or ctx.late:
             return state
-        t = int(event.ts.timestamp())
+        t = int(ctx.time or event.ts.timestamp())
         if event.anonymizer is not None:
             # Logins now hide behind a VPN/proxy: an older located login no longer says where they are.
             if t > state.an and not (self._own_networks and self._network_of(event.src_ip) in ("vpn_egress", "allowlisted")):

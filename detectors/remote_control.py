@@ -45,7 +45,7 @@ from msgspec.structs import replace
 from telltales.schemas.events import DeviceSnapshot, Latency, RemoteSession
 from telltales.schemas.vocabulary import TOOLS
 
-from .base import Context, Detector, Signal
+from .base import Context, Detector, Networks, Signal, parse_address
 
 RMM: Final = "rmm"
 JIGGLER: Final = "mouse_jiggler"
@@ -59,6 +59,7 @@ MEMO_SIZE: Final = 65_536
 LOCAL_NETWORKS: Final = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
     "::1/128", "fc00::/7", "fe80::/10"))
+_LOCAL: Final = Networks(LOCAL_NETWORKS)
 
 
 class State(msgspec.Struct, frozen=True, array_like=True):
@@ -254,11 +255,8 @@ class RemoteControl(Detector):
 
 
 def _is_local(ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in LOCAL_NETWORKS if network.version == address.version)
+    address = parse_address(ip)
+    return False if address is None else _LOCAL.holds(address)
 
 
 def _by_score(finding: tuple[float, str, object]) -> float:

@@ -47,14 +47,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import zlib
-from typing import ClassVar, Final, NamedTuple
+from typing import ClassVar, Final
 
 import msgspec
 from msgspec.structs import replace
 
 from telltales.schemas.events import DeviceSnapshot, VpnLogin
 
-from .base import Context, Detector, KeyObservation, Signal
+from .base import Context, Detector, KeyObservation, Networks, Signal, parse_address
 
 MEMO_SIZE: Final = 65_536
 MAX_HABITS: Final = 4
@@ -63,6 +63,7 @@ RESOLUTION_S: Final = 1800.0  # a member's last sighting is refreshed at most ev
 LOCAL_NETWORKS: Final = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
     "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"))
+_LOCAL: Final = Networks(LOCAL_NETWORKS)
 # Router MACs many unrelated networks share: VRRP (00:00:5e:00:01/02), HSRP v1/v2, the
 # QEMU/VirtualBox user-mode NAT gateway, all-zero and broadcast.
 GENERIC_MAC_PREFIXES: Final = ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "00:00:5e:00:01:", "00:00:5e:00:02:",
@@ -92,26 +93,27 @@ class Habits(msgspec.Struct, frozen=True, array_like=True):
     cnt: list[int] = []
 
 
-class Fold(NamedTuple):
-    state: Members
-    before: int     # live employees on the key before this observation (itself included if already live)
-    newcomer: bool  # the employee was not live on the key before
+Fold = tuple[Members, int, bool]
 
 
 def fold_member(state: Members, employee_id: str, when: float, window_s: float, cap: int,
                 resolution_s: float = 0.0) -> Fold | None:
     """Add one sighting to a key's members; None when it adds nothing (already known at that time, or too old).
 
+    Otherwise (new state, live employees on the key before this sighting — itself included
+    if already live —, whether the employee was not live on the key before): a plain
+    tuple, as one is built for most sightings.
+
     Members not seen within `window_s` of the newest sighting are dropped; beyond `cap`
     the oldest are evicted. A member's sighting less than `resolution_s` after its last
     one adds nothing (hours-long windows need no finer clock; it keeps the hot path a
     lookup). Deterministic and idempotent: folding the same sighting twice gives an equal state.
 
-    >>> s = fold_member(Members(), "e1", 1000.0, 3600.0, 16).state
-    >>> s = fold_member(s, "e2", 2000.0, 3600.0, 16).state
-    >>> s.ids, fold_member(s, "e2", 2000.0, 3600.0, 16)
-    (['e1', 'e2'], None)
-    >>> fold_member(s, "e3", 9000.0, 3600.0, 16).state.ids  # e1 and e2 left the window
+    >>> s, before, newcomer = fold_member(Members(), "e1", 1000.0, 3600.0, 16)
+    >>> s, before, newcomer = fold_member(s, "e2", 2000.0, 3600.0, 16)
+    >>> s.ids, before, newcomer, fold_member(s, "e2", 2000.0, 3600.0, 16)
+    (['e1', 'e2'], 1, True, None)
+    >>> fold_member(s, "e3", 9000.0, 3600.0, 16)[0].ids  # e1 and e2 left the window
     ['e3']
     """
     now = int(when)
@@ -125,7 +127,7 @@ def fold_member(state: Members, employee_id: str, when: float, window_s: float, 
             if now <= then or now - then < resolution_s:
                 return None
             newcomer = then < now - window_s
-        return Fold(Members([employee_id], [now], state.reported), 0 if newcomer else 1, newcomer)
+        return Members([employee_id], [now], state.reported), 0 if newcomer else 1, newcomer
     try:
         i = ids.index(employee_id)
     except ValueError:
@@ -141,7 +143,7 @@ def fold_member(state: Members, employee_id: str, when: float, window_s: float, 
     live.append((now, employee_id))
     live.sort()
     del live[:-cap]
-    return Fold(Members([e for _, e in live], [t for t, _ in live], state.reported), before, newcomer)
+    return Members([e for _, e in live], [t for t, _ in live], state.reported), before, newcomer
 
 
 def group_id(prefix: str, kind: str, value: str) -> str:
@@ -174,27 +176,28 @@ class SharedInfrastructure(Detector):
         self._cap = int(self.p["max_employees"])
         self._window_s = float(org.correlation_window_s)
         self._refresh_s = float(self.p["refresh_hours"]) * 3600.0
-        self._home_ip: dict[str, bool] = {}
-        self._digests: dict[str, int] = {}  # bounded with _home_ip: only addresses it accepted get here
+        self._homes: dict[str, int] = {}  # a cache, not state: see `_home_digest`
         self._skip_anonymized = bool(self.p["skip_anonymized"])
         self._min_history, self._resident_share = self.p["min_history"], self.p["resident_share"]
 
-    def _network(self, event: VpnLogin | DeviceSnapshot) -> str | None:
-        """The public address this event places the employee on, if it is one that can be a home."""
+    def _address(self, event: VpnLogin | DeviceSnapshot) -> str | None:
+        """The public address the event reports, unless a failed or anonymized login says nothing about a home."""
         if type(event) is VpnLogin:
             if event.outcome != "success" or (event.anonymizer is not None and self._skip_anonymized):
                 return None
-            ip = event.src_ip
-        else:
-            ip = event.public_ip
-        return ip if ip is not None and self._outside(ip) else None
+            return event.src_ip
+        return event.public_ip
 
     def observe(self, event: VpnLogin | DeviceSnapshot, state: Habits, ctx: Context) -> tuple[Habits, list[Signal]]:
         """Learn which networks are the employee's own; no signals (those come from `correlate`)."""
-        ip = self._network(event)
+        ip = self._address(event)
         if ip is None or ctx.late:
             return state, []
-        digest = self._digest(ip)
+        digest = self._homes.get(ip)
+        if digest is None:
+            digest = self._home_digest(ip)
+        if digest < 0:
+            return state, []
         nets, cnt = list(state.nets), list(state.cnt)
         if digest in nets:
             cnt[nets.index(digest)] += 1
@@ -208,8 +211,8 @@ class SharedInfrastructure(Detector):
             cnt = [(c + 1) // 2 for c in cnt]
         return Habits(nets, cnt), []
 
-    def resident(self, ip: str, state: Habits | None) -> bool:
-        """Is this address one of the employee's usual networks (or too little known to tell)?
+    def _resident(self, digest: int, state: Habits | None) -> bool:
+        """Is this network (`_home_digest`) one of the employee's usual ones (or too little known to tell)?
 
         A team at a hotel for a conference shares its Wi-Fi for days; each of them has a home
         network they use far more. A farm's laptops live on the farm's network. A new
@@ -220,7 +223,6 @@ class SharedInfrastructure(Detector):
         total = sum(state.cnt)
         if total < self._min_history:
             return True
-        digest = self._digest(ip)
         if digest not in state.nets:
             return False
         count = state.cnt[state.nets.index(digest)]
@@ -228,8 +230,13 @@ class SharedInfrastructure(Detector):
 
     def correlation_keys(self, event: VpnLogin | DeviceSnapshot, state: Habits | None,
                          ctx: Context) -> list[tuple[str, str]]:
-        ip = self._network(event)
-        if ip is None or not self.resident(ip, state):
+        ip = self._address(event)
+        if ip is None:
+            return []
+        digest = self._homes.get(ip)
+        if digest is None:
+            digest = self._home_digest(ip)
+        if digest < 0 or not self._resident(digest, state):
             return []
         if isinstance(event, VpnLogin):
             return [("public_ip", ip)]
@@ -246,12 +253,12 @@ class SharedInfrastructure(Detector):
                            RESOLUTION_S)
         if fold is None:
             return state, []
-        new = fold.state
+        new, before, newcomer = fold
         size = len(new.ids)
         if size < self._k or observation.employee_id not in new.ids:
             return new, []
         now = int(observation.time)
-        if fold.before >= self._k and not fold.newcomer and now - state.reported < self._refresh_s:
+        if before >= self._k and not newcomer and now - state.reported < self._refresh_s:
             return new, []
         new = replace(new, reported=max(state.reported, now))
         kind, value = observation.kind, observation.value
@@ -272,31 +279,20 @@ class SharedInfrastructure(Detector):
         return new, [Signal(detector=self.id, employee_id=e, time=observation.time, score=score, summary=summary,
                             data=data, event_ids=event_ids, group=group) for e in employees]
 
-    def _outside(self, ip: str) -> bool:
-        """A public address outside the organisation's office, VPN-egress and allowlisted networks."""
-        outside = self._home_ip.get(ip)
-        if outside is None:
-            outside = self.org.network_of(ip) is None and not _is_local(ip)
-            if len(self._home_ip) >= MEMO_SIZE:
-                self._home_ip.clear()
-                self._digests.clear()
-            self._home_ip[ip] = outside
-        return outside
-
-    def _digest(self, ip: str) -> int:
-        """CRC-32 of an address `_outside` accepted (memoised with it: observe and resident both need it)."""
-        digest = self._digests.get(ip)
-        if digest is None:
-            digest = self._digests[ip] = zlib.crc32(ip.encode())
+    def _home_digest(self, ip: str) -> int:
+        """CRC-32 of a public address outside the organisation's office, VPN-egress and allowlisted
+        networks (one that can be a home), or -1 for any other; memoised in `_homes`, which callers
+        read first (addresses repeat: the lookup inline saves a call per event)."""
+        digest = zlib.crc32(ip.encode()) if self.org.network_of(ip) is None and not _is_local(ip) else -1
+        if len(self._homes) >= MEMO_SIZE:
+            self._homes.clear()
+        self._homes[ip] = digest
         return digest
 
 
 def _is_local(ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return True
-    return any(address in network for network in LOCAL_NETWORKS if network.version == address.version)
+    address = parse_address(ip)
+    return True if address is None else _LOCAL.holds(address)
 
 
 def _generic_mac(mac: str) -> bool:

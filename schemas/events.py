@@ -88,10 +88,6 @@ def _tool(name: str) -> str:
     return tool
 
 
-def _lower_mac(value: str | None) -> str | None:
-    return value.lower().replace("-", ":") if value is not None else None
-
-
 class _Record(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Nested value: frozen so detectors cannot change what they were given."""
 
@@ -160,8 +156,8 @@ class Wifi(_Record):
     bssid: Mac | None = None
 
     def __post_init__(self) -> None:
-        if self.bssid is not None:
-            force_setattr(self, "bssid", _lower_mac(self.bssid))
+        if self.bssid is not None:  # MACs are stored lower-case with ':' (inline: one call less per snapshot)
+            force_setattr(self, "bssid", self.bssid.lower().replace("-", ":"))
 
 
 class UsbDevice(_Record):
@@ -277,7 +273,7 @@ class DeviceSnapshot(_Telemetry, tag="device_snapshot"):
         if self.public_ip is not None and self.public_ip not in _good_ips:
             _check_ip(self.public_ip)
         if self.gateway_mac is not None:
-            force_setattr(self, "gateway_mac", _lower_mac(self.gateway_mac))
+            force_setattr(self, "gateway_mac", self.gateway_mac.lower().replace("-", ":"))
         if self.processes is not None:
             known = _tools.get  # inlined lookup: a snapshot lists ~100 names
             force_setattr(self, "processes", [known(p) or _tool(p) for p in self.processes])

@@ -98,7 +98,7 @@ class Pipeline:
                 signals_by_employee[signal.employee_id].append(signal)
             for target, grouped in signals_by_employee.items():
                 self._fuse(target, grouped)
-        when = event.ts.timestamp()
+        when = step.time
         if when > self.clock:
             self.clock = when
             if when >= self._next_sweep:

@@ -1,0 +1,56 @@
+"""The employee state's stored form (version 2: `seen` as packed digests): round trip, duplicates, old versions."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from builders import device, vpn
+from telltales.detectors.engine import DIGEST_BYTES, SEEN_IDS, STATE_VERSION, Engine, event_digest, seen_before
+from telltales.schemas.config import Config
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(Config())
+
+
+def run(engine: Engine, events, state=None):
+    steps = []
+    for event in events:
+        step = engine.observe(event, state, None)
+        state = step.state
+        steps.append(step)
+    return state, steps
+
+
+def test_state_round_trips_and_remembers_the_last_sixteen_ids_packed(engine):
+    events = [vpn(hours=h, event_id=f"id-{h}") for h in range(20)]
+    state, steps = run(engine, events)
+    assert not any(s.duplicate for s in steps)
+    assert state.v == STATE_VERSION == 2
+    assert state.seen == b"".join(event_digest(f"id-{h}") for h in range(20 - SEEN_IDS, 20))
+    assert len(state.seen) == SEEN_IDS * DIGEST_BYTES
+    assert engine.decode_state(engine.encode_state(state)) == state
+
+
+def test_a_repeated_id_is_a_duplicate_only_while_remembered(engine):
+    state, _ = run(engine, [device(hours=h, event_id=f"id-{h}") for h in range(20)])
+    again = engine.observe(device(hours=19, event_id="id-19"), state, None)
+    assert again.duplicate and again.state is state and not again.signals
+    forgotten = engine.observe(device(hours=3, event_id="id-3"), state, None)  # pushed out by 16 newer ids
+    assert not forgotten.duplicate
+    assert forgotten.state.seen.endswith(event_digest("id-3"))
+
+
+def test_a_digest_matches_only_at_digest_boundaries():
+    seen = bytes(range(16))
+    assert seen_before(seen, bytes(range(8))) and seen_before(seen, bytes(range(8, 16)))
+    assert not seen_before(seen, bytes(range(4, 12)))  # the tail of one digest and the head of the next
+    assert not seen_before(b"", bytes(8))
+
+
+def test_a_version_1_state_is_refused_with_the_versions_named(engine):
+    old = msgspec.msgpack.encode([1, 1000.0, [123, -456], {}, []])  # v1 kept `seen` as a list of ints
+    with pytest.raises(ValueError, match=r"^employee state version 1 is not supported \(expected 2\)$"):
+        engine.decode_state(old)
