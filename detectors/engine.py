@@ -204,9 +204,14 @@ class Engine:
 
     def decode_state(self, data: bytes) -> EmployeeState:
         version = msgspec.msgpack.decode(data, type=_StateVersion).v  # first: older layouts differ after it
-        if version != STATE_VERSION:
-            raise ValueError(f"employee state version {version} is not supported (expected {STATE_VERSION})")
-        raw = msgspec.msgpack.decode(data, type=_RawEmployeeState)
+        if version == STATE_VERSION:
+            raw = msgspec.msgpack.decode(data, type=_RawEmployeeState)
+        elif version == 1:  # a changelog written before the upgrade: converted exactly, so duplicates stay known
+            old = msgspec.msgpack.decode(data, type=_RawEmployeeStateV1)
+            seen = b"".join(digest.to_bytes(DIGEST_BYTES, "big", signed=True) for digest in old.seen)
+            raw = _RawEmployeeState(STATE_VERSION, old.last, seen, old.det, old.fusion)
+        else:
+            raise ValueError(f"employee state version {version} is not supported (expected {STATE_VERSION} or 1)")
         det: dict[str, Any] = {}
         for detector_id, value in raw.det.items():
             detector = self.by_id.get(detector_id)
@@ -215,7 +220,7 @@ class Engine:
         for detector in self.detectors:  # detectors enabled since the state was written start fresh
             if detector.State is not None and detector.id not in det:
                 det[detector.id] = detector.initial_state()
-        return EmployeeState(v=raw.v, last=raw.last, seen=raw.seen, det=det, fusion=raw.fusion)
+        return EmployeeState(v=STATE_VERSION, last=raw.last, seen=raw.seen, det=det, fusion=raw.fusion)
 
     def encode_key_state(self, state: Any) -> bytes:
         return msgspec.msgpack.encode(state)
@@ -232,5 +237,15 @@ class _RawEmployeeState(msgspec.Struct, array_like=True):
     v: int
     last: float
     seen: bytes
+    det: dict[str, msgspec.Raw]
+    fusion: FusionState
+
+
+class _RawEmployeeStateV1(msgspec.Struct, array_like=True):
+    """Version 1: `seen` held each digest as a signed big-endian 64-bit int."""
+
+    v: int
+    last: float
+    seen: list[int]
     det: dict[str, msgspec.Raw]
     fusion: FusionState

@@ -50,7 +50,19 @@ def test_a_digest_matches_only_at_digest_boundaries():
     assert not seen_before(b"", bytes(8))
 
 
-def test_a_version_1_state_is_refused_with_the_versions_named(engine):
-    old = msgspec.msgpack.encode([1, 1000.0, [123, -456], {}, []])  # v1 kept `seen` as a list of ints
-    with pytest.raises(ValueError, match=r"^employee state version 1 is not supported \(expected 2\)$"):
-        engine.decode_state(old)
+def test_a_version_1_state_is_read_with_its_applied_ids_still_known(engine):
+    """States written before the upgrade (changelogs, RocksDB) keep working: v1's ints are the same 8 bytes."""
+    state, _ = run(engine, [vpn(hours=h, event_id=f"id-{h}") for h in range(3)])
+    as_ints = [int.from_bytes(state.seen[i:i + DIGEST_BYTES], "big", signed=True)
+               for i in range(0, len(state.seen), DIGEST_BYTES)]
+    old = msgspec.msgpack.encode([1, state.last, as_ints, msgspec.msgpack.decode(engine.encode_state(state))[3],
+                                  msgspec.msgpack.decode(engine.encode_state(state))[4]])
+    migrated = engine.decode_state(old)
+    assert migrated == state and migrated.v == STATE_VERSION
+    assert engine.observe(vpn(hours=2, event_id="id-2"), migrated, None).duplicate
+
+
+def test_an_unknown_state_version_is_refused_with_the_versions_named(engine):
+    future = msgspec.msgpack.encode([3, 1000.0, b"", {}, []])
+    with pytest.raises(ValueError, match=r"^employee state version 3 is not supported \(expected 2 or 1\)$"):
+        engine.decode_state(future)
