@@ -40,7 +40,7 @@ from typing import Any, Final
 
 import orjson
 
-from .fusion import Active, CaseChange, Fusion
+from .fusion import PLACE_AGREEMENT, PLACE_AGREEMENT_META, Active, CaseChange, Fusion
 
 OCSF_VERSION: Final = "1.5.0"
 OCSF_PROFILES: Final = ("host",)  # gives Detection Finding its top-level `actor`
@@ -148,6 +148,7 @@ class FindingBuilder:
                 "runbook": getattr(d, "runbook", ""),
                 "event_types": tuple(getattr(d, "event_types", ())),
             }
+        self.meta.setdefault(PLACE_AGREEMENT, dict(PLACE_AGREEMENT_META))
         self.fusion = fusion
         self.product = {"name": PRODUCT_NAME, "vendor_name": vendor_name, "version": product_version}
         self.location_decimals = location_decimals

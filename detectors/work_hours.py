@@ -26,6 +26,11 @@ quiet). Days of the week are not used (weekend work moves nothing
 on the hour dial). Re-raised at most every `resignal_s` so the evidence stays fresh without a
 signal per event. A late event still folds into the profile (exponential decay is
 order-free) but raises nothing.
+
+*Place.* A shifted day also says where the person may live, for fusion's place
+agreement (`data["places"]`): the UTC offset at which the activity centroid falls on the
+middle of the declared working day. People's own days centre anywhere from about 11:00
+to 15:00, so that offset is known to ±`PLACE_TOLERANCE_H` (2 h).
 """
 
 from __future__ import annotations
@@ -40,10 +45,12 @@ from msgspec.structs import replace
 from telltales.schemas.events import DeviceSnapshot, RemoteSession, VpnLogin
 
 from .base import Context, Detector, Signal
+from .fusion import place_hint
 from .locale_timezone import utc_offset_h
 
 TAU: Final = 2 * math.pi
 DAY_S: Final = 86400.0
+PLACE_TOLERANCE_H: Final = 2.0  # where a working day centres varies by about this much between people
 
 
 class State(msgspec.Struct, frozen=True, array_like=True):
@@ -164,7 +171,8 @@ class WorkHours(Detector):
         offset = utc_offset_h(employee.timezone, int(t // 900))
         if offset is None:
             return None
-        centroid = (math.atan2(state.s, state.c) / TAU * 24 + offset) % 24
+        centroid_utc = math.atan2(state.s, state.c) / TAU * 24
+        centroid = (centroid_utc + offset) % 24
         shift = abs((centroid - middle + 12) % 24 - 12)
         if shift < p["min_shift_h"]:
             return None
@@ -177,7 +185,7 @@ class WorkHours(Detector):
             f"{state.days} days, {shift:.1f} h from the middle of the declared working day {declared}",
             centroid_local_h=round(centroid, 2), work_middle_h=round(middle, 2), shift_h=round(shift, 2),
             concentration=round(concentration, 3), events=state.n, days=state.days,
-            declared_hours=declared)
+            declared_hours=declared, places=[place_hint("activity_hours", middle - centroid_utc, PLACE_TOLERANCE_H)])
 
 
 def _clock(hours: float) -> str:

@@ -108,3 +108,10 @@ def test_state_is_small_and_round_trips():
     encoded = msgspec.msgpack.encode(state)
     assert len(encoded) <= WorkHours.max_state_bytes
     assert msgspec.msgpack.decode(encoded, type=type(state)) == state
+
+
+def test_a_shifted_day_names_the_offset_it_would_be_a_normal_day_at():
+    _, signals = feed(logins(7, SEOUL_DAYTIME_UTC))
+    [(tell, offset, tolerance)] = signals[0].data["places"]
+    # The middle of 09:00–17:00 (13:00) at the activity centroid (~04:15 UTC) is UTC+8.75: Seoul is UTC+9.
+    assert tell == "activity_hours" and tolerance == 2.0 and abs(offset - 9.0) <= 1.0
