@@ -172,19 +172,19 @@ class Fusion:
         """The agreement of the contributing signals' place tells, as one more piece of evidence, or None."""
         hints = []  # (tell, offset, tolerance, detector, signal)
         for detector, signal in active.items():
-            if detector == PLACE_AGREEMENT or self.decayed(signal, now) < 0.01:
-                continue
-            for tell, offset, tolerance in signal.data.get("places") or ():
-                hints.append((tell, float(offset), float(tolerance), detector, signal))
+            places = signal.data.get("places") if detector != PLACE_AGREEMENT else None
+            if places and self.decayed(signal, now) >= 0.01:  # contributing, so neither shadowed nor weighted 0
+                hints += [(tell, float(offset), float(tolerance), detector, signal)
+                          for tell, offset, tolerance in places]
         if len(hints) < MIN_AGREEING:
             return None
         best = _largest_agreement(hints)
         if best is None:
             return None
         centre, agreeing = best
-        tightest = min(tolerance for _, _, tolerance, _, _ in agreeing)
+        tightest = agreeing[0][2]  # agreeing tells come tightest first
         chance = 1.0
-        for _, _, tolerance, _, _ in sorted(agreeing, key=lambda h: h[2])[1:]:
+        for _, _, tolerance, _, _ in agreeing[1:]:
             chance *= min(1.0, 2 * (tightest + tolerance) / 24)
         tells = [f"{tell} ({detector}, UTC{_offset(offset)} ±{tolerance:g} h)" for tell, offset, tolerance, detector, _
                  in agreeing]
