@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import doctest
+import io
 
+import orjson
 import pytest
+
+from builders import at
 
 from telltales.detectors import fusion as fusion_module
 from telltales.detectors.base import Signal
 from telltales.detectors.engine import Engine
 from telltales.detectors.fusion import BAND_HYSTERESIS, Fusion, FusionState
 from telltales.schemas.config import ConfigError, parse
+from telltales.streams.replay import replay
 
 HOUR = 3600.0
 
@@ -180,3 +185,31 @@ def test_the_configuration_sets_the_agreement_weight():
 
 def test_docstring_examples_run():
     assert doctest.testmod(fusion_module).failed == 0
+
+
+def korean_clock_and_layout_events() -> bytes:
+    """A Chicago employee whose laptop runs on Seoul time with a Korean layout, snapshots every 2 h for a day."""
+    lines = [{"event_type": "employee", "employee_id": "e1", "timezone": "America/Chicago",
+              "home": {"city": "Chicago", "country": "US", "lat": 41.88, "lon": -87.63}}]
+    lines += [{"event_type": "device_snapshot", "employee_id": "e1", "ts": at(2 * i), "timezone": "Asia/Seoul",
+               "keyboard_layouts": ["com.apple.keylayout.US", "com.apple.inputmethod.Korean.2SetKorean"]}
+              for i in range(12)]
+    return b"\n".join(orjson.dumps(line) for line in lines) + b"\n"
+
+
+def test_replay_with_place_agreement_is_byte_identical_and_names_it(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(korean_clock_and_layout_events())
+    outputs = []
+    for _ in range(2):
+        out = io.BytesIO()
+        replay([str(events)], parse(""), out, None)
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    [created] = [f for f in map(orjson.loads, outputs[0].splitlines()) if f["activity_id"] == 1]
+    assert [e["name"] for e in created["evidences"]] == ["place_agreement", "locale_timezone"]
+    assert created["evidences"][0]["data"]["observed"]["tells"] == ["device_clock", "input_language"]
+    # Without the rule the same laptop stays below the threshold: the clock and the layout alone are weak.
+    out = io.BytesIO()
+    replay([str(events)], parse("[fusion]\nplace_agreement_weight = 0.0\n"), out, None)
+    assert [f for f in map(orjson.loads, out.getvalue().splitlines()) if f["activity_id"] == 1] == []
