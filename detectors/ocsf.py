@@ -20,6 +20,9 @@ Where things are:
 - each contributing signal: `evidences[i]` with `name` = detector id, `uid` = newest
   source event id, and `data` = {detector, title, severity, weight, score, contribution,
   summary, time, event_ids, observed: the detector's observed values};
+- fusion's place agreement: one more evidence named `place_agreement` (title and runbook
+  from `fusion.PLACE_AGREEMENT_META`), its summary naming the agreeing tells and the UTC
+  offset they agree on, `observed` = {utc_offset_h, tells, detectors, chance};
 - ATT&CK: `finding_info.attacks`, one object per (technique, tactic) from the table
   below, `version` "17.1" (T1219 "Remote Access Tools" and T1219.003 need v17+).
 
