@@ -268,7 +268,9 @@ def _largest_agreement(hints: list[tuple]) -> tuple[float, list[tuple]] | None:
     Each tell counts once (its tightest hint); ties go to the tighter agreement, then the smaller offset.
     """
     best: tuple | None = None
-    for point in sorted({_wrap(o + side * t) for _, o, t, _, _ in hints for side in (-1, 1)} | {o for _, o, _, _, _ in hints}):
+    # The most tells overlap at one of their range ends or centres: only those points need checking.
+    points = {_wrap(o + side * t) for _, o, t, _, _ in hints for side in (-1, 0, 1)}
+    for point in sorted(points):
         by_tell: dict[str, tuple] = {}
         for hint in hints:
             tell, offset, tolerance = hint[:3]
@@ -279,10 +281,10 @@ def _largest_agreement(hints: list[tuple]) -> tuple[float, list[tuple]] | None:
         agreeing = sorted(by_tell.values(), key=lambda h: (h[2], h[0]))
         rank = (len(agreeing), -sum(h[2] for h in agreeing))
         if best is None or rank > best[0]:
-            best = (rank, point, agreeing)
+            best = (rank, agreeing)
     if best is None:
         return None
-    _, _, agreeing = best
+    _, agreeing = best
     # The centre is where the tightest tells put it (an exact device clock over a ±2 h activity window).
     tightest = agreeing[0]
     return round(tightest[1], 2), agreeing
