@@ -21,6 +21,17 @@ configure corporate VDI/SASE egress there) are exempt: the organisation's VPN is
 expected. Relays (iCloud Private Relay, Cloudflare WARP) are privacy features of
 ordinary consumer devices and score lowest.
 
+*The slip.* A VPN fails now and then, and the next login arrives from the real
+address: incident responders describe exactly this moment as the one that shows where a
+DPRK IT worker sits (a login from a Chinese or Russian residential address on an account
+that otherwise only ever comes through the VPN; Mandiant UNC5267, 2024). So a direct login
+from another country than the claimed home, by someone whose recent logins are mostly
+anonymized (at least `repeat_n` of them and a share of at least `slip_min_share`), is a
+tell of its own: `slip_score`, or `slip_high_risk_score` from a high-risk country
+(`HIGH_RISK_COUNTRIES`, shared with home_mismatch). A traveller abroad logs in directly
+from the hotel most of the time, and a privacy-VPN user at home slips at home: neither
+shows it.
+
 `anonymity(event)` is the one classification the location detectors share
 (impossible_travel and home_mismatch treat anonymized logins as hops, not places).
 """
@@ -76,6 +87,9 @@ HOSTING_WORDS: Final = re.compile(
     r"\b(hosting|datacent(er|re)s?|data cent(er|re)s?|colo(cation)?|vps|dedicated servers?|servers?|cloud)\b",
     re.IGNORECASE)
 MAX_LABEL: Final = 64
+# Where DPRK IT workers are reported to operate (KP, CN, RU) and the comprehensively sanctioned
+# IR, CU, SY; home_mismatch uses the same default.
+HIGH_RISK_COUNTRIES: Final = ("KP", "CN", "RU", "IR", "CU", "SY")
 
 
 def anonymity(event: VpnLogin) -> tuple[str, str] | None:
@@ -154,11 +168,16 @@ class Anonymizer(Detector):
         "relay_score": 0.1,   # iCloud Private Relay / WARP: ordinary consumer privacy features
         "repeat_n": 5,        # anonymized logins after which use counts as sustained
         "window": 64,         # counts are halved when anonymized + direct passes this
+        "slip_min_share": 0.6,         # a direct login abroad counts as a slip when most logins are anonymized
+        "slip_score": 0.75,            # abroad, the country on no list
+        "slip_high_risk_score": 1.0,   # from a country where DPRK IT workers are reported to operate
+        "high_risk_countries": list(HIGH_RISK_COUNTRIES),
     }
 
     def __init__(self, org: Org, params=None) -> None:
         super().__init__(org, params)
         self._scores = {kind: float(self.p[f"{kind}_score"]) for kind in ("tor", "vpn", "proxy", "hosting", "relay")}
+        self._high_risk = frozenset(c.upper() for c in self.p["high_risk_countries"])
 
     def observe(self, event: VpnLogin, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         if event.outcome != "success" or self.org.network_of(event.src_ip) is not None:
@@ -166,8 +185,9 @@ class Anonymizer(Detector):
         found = anonymity(event)
         anonymized, direct = state.anonymized, state.direct
         if found is None:
+            slip = self._slip(event, anonymized, direct, ctx)
             anonymized, direct = self._bounded(anonymized, direct + 1)
-            return State(anonymized, direct), []
+            return State(anonymized, direct), slip
         anonymized, direct = self._bounded(anonymized + 1, direct)
         new = State(anonymized, direct)
         kind, provider = found
@@ -185,6 +205,25 @@ class Anonymizer(Detector):
             asn=asn.number if asn else None, asn_org=asn.org if asn else None,
             country=event.geo.country if event.geo else None,
             anonymized_logins=anonymized, direct_logins=direct, share=round(share, 2))]
+
+    def _slip(self, event: VpnLogin, anonymized: int, direct: int, ctx: Context) -> list[Signal]:
+        """A direct login from abroad by someone who otherwise comes through an anonymizer: the VPN dropped."""
+        geo, employee = event.geo, ctx.employee
+        if (geo is None or not geo.country or employee is None or employee.home is None or not employee.home.country
+                or geo.country == employee.home.country or anonymized < self.p["repeat_n"]
+                or anonymized < self.p["slip_min_share"] * (anonymized + direct)):
+            return []
+        high_risk = geo.country.upper() in self._high_risk
+        score = float(self.p["slip_high_risk_score"] if high_risk else self.p["slip_score"])
+        place = ", ".join(filter(None, (geo.city, geo.country)))
+        return [self.signal(
+            event, score,
+            f"Direct login from {event.src_ip} in {place} while {anonymized} of the last {anonymized + direct} logins "
+            f"came through an anonymizer: the VPN dropped and shows a login from abroad"
+            f"{' (high-risk country)' if high_risk else ''}; the claimed home is in {employee.home.country}",
+            kind="slip", src_ip=event.src_ip, country=geo.country, place=place, high_risk=high_risk,
+            home_country=employee.home.country, anonymized_logins=anonymized, direct_logins=direct,
+            share=round(anonymized / (anonymized + direct), 2))]
 
     def _bounded(self, anonymized: int, direct: int) -> tuple[int, int]:
         if anonymized + direct > self.p["window"]:

@@ -111,6 +111,7 @@ class Engine:
             case_ttl_s=fusion_cfg.case_ttl_hours * 3600.0,
             weights={d.id: self._weight(d) for d in self.detectors},
             shadow=shadow,
+            place_weight=fusion_cfg.place_agreement_weight,
         )
         self.allowlisted_employees = frozenset(config.allowlists.employees)
 

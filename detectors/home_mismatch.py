@@ -30,7 +30,7 @@ import msgspec
 
 from telltales.schemas.events import Geo, Home, VpnLogin
 
-from .anonymizer import anonymity
+from .anonymizer import HIGH_RISK_COUNTRIES, anonymity
 from .base import Context, Detector, Org, Signal
 from .geo import haversine_km
 
@@ -69,7 +69,7 @@ class HomeMismatch(Detector):
         "min_far_logins": 4,
         "min_far_days": 3,
         "full_days": 7,             # far days at which the score stops growing
-        "high_risk_countries": ["KP", "CN", "RU", "IR", "CU", "SY"],
+        "high_risk_countries": list(HIGH_RISK_COUNTRIES),
         "high_risk_factor": 1.0,
         "foreign_factor": 0.75,
         "domestic_factor": 0.6,

@@ -29,6 +29,11 @@ why the detector's weight is low and no part of it can open a case alone.
 
 The two parts combine by noisy-OR into one signal per snapshot that shows them (re-raised
 so the evidence stays fresh; fusion keeps the strongest).
+
+*Place.* Both parts also say where the person may live, for fusion's place agreement
+(`data["places"]`): an unexplained device clock its own UTC offset (±0.5 h: half-hour
+zones), Korean UTC+9 (both Koreas) and Chinese UTC+8 (China, Taiwan, Hong Kong, Macau,
+Singapore are all on it), ±0.5 h. Russian names no place: Russia alone spans eleven zones.
 """
 
 from __future__ import annotations
@@ -45,11 +50,14 @@ from msgspec.structs import replace
 from telltales.schemas.events import DeviceSnapshot, VpnLogin
 
 from .base import Context, Detector, Signal
+from .fusion import place_hint
 
 UNINFORMATIVE_ZONES: Final = frozenset({
     "UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", "Etc/GMT0", "GMT0",
     "Etc/GMT+0", "Etc/GMT-0", "Etc/Greenwich", "Greenwich", "UCT", "Etc/UCT",
 })
+
+PLACE_TOLERANCE_H: Final = 0.5  # a clock or a language's civil time names the offset to within a half-hour zone
 
 # Token boundaries: a hint must be a whole word/code, so "ru" does not match "truetype".
 _B = r"(?<![0-9a-z])"
@@ -62,6 +70,7 @@ class Language(NamedTuple):
     countries: frozenset[str]
     locale_score: float
     layout_score: float
+    utc_offset_h: float | None  # the one civil time of the countries above, if they share one
 
 
 # Hints: macOS input sources (com.apple.keylayout.2SetKorean, com.apple.inputmethod.SCIM.ITABC),
@@ -70,13 +79,13 @@ class Language(NamedTuple):
 LANGUAGES: Final = (
     Language("Korean", re.compile(_B + r"(?:ko|kr|kor|0412|00000412)" + _E + r"|korean|hangul|hangeul|2set|3set",
                                   re.IGNORECASE),
-             frozenset({"KR", "KP"}), 0.6, 0.45),
+             frozenset({"KR", "KP"}), 0.6, 0.45, 9.0),
     Language("Chinese", re.compile(_B + r"(?:zh|cn|chs|cht|tw|0804|00000804|0404|00000404|0c04|1004|1404)" + _E
                                    + r"|chinese|pinyin|wubi|zhuyin|bopomofo|cangjie|sogou|itabc|scim|tcim",
                                    re.IGNORECASE),
-             frozenset({"CN", "TW", "HK", "MO", "SG"}), 0.45, 0.3),
+             frozenset({"CN", "TW", "HK", "MO", "SG"}), 0.45, 0.3, 8.0),
     Language("Russian", re.compile(_B + r"(?:ru|rus|0419|00000419)" + _E + r"|russian", re.IGNORECASE),
-             frozenset({"RU", "BY", "KZ", "KG", "UA"}), 0.45, 0.3),
+             frozenset({"RU", "BY", "KZ", "KG", "UA"}), 0.45, 0.3, None),
 )
 
 
@@ -231,6 +240,7 @@ class LocaleTimezone(Detector):
         hours = (t - state.pend) / 3600
         data.update(device_timezone=device_zone, device_offset_h=device_offset, home_timezone=home_zone,
                     home_offset_h=home_offset, offset_difference_h=difference, unexplained_for_h=round(hours, 1))
+        data.setdefault("places", []).append(place_hint("device_clock", device_offset, PLACE_TOLERANCE_H))
         words.append(f"device clock on {device_zone} (UTC{device_offset:+g}) is {difference:g} h off the claimed "
                      f"home's {home_zone} (UTC{home_offset:+g}) for {hours:.1f} h with no located login there")
         return state
@@ -256,6 +266,10 @@ class LocaleTimezone(Detector):
         parts.extend(score for score, _ in found.values())
         data.update(languages=names, language_hints=[h for _, hits in found.values() for h in hits][:6],
                     home_country=country)
+        places = [place_hint("input_language", LANGUAGES[i].utc_offset_h, PLACE_TOLERANCE_H) for i in sorted(found)
+                  if LANGUAGES[i].utc_offset_h is not None]
+        if places:
+            data.setdefault("places", []).extend(places)
         words.append(f"{' and '.join(names)} input settings ("
                      f"{', '.join(h for _, hits in found.values() for h in hits[:2])}) on a device of an employee "
                      f"claiming a home in {country}")

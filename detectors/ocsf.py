@@ -20,6 +20,9 @@ Where things are:
 - each contributing signal: `evidences[i]` with `name` = detector id, `uid` = newest
   source event id, and `data` = {detector, title, severity, weight, score, contribution,
   summary, time, event_ids, observed: the detector's observed values};
+- fusion's place agreement: one more evidence named `place_agreement` (title and runbook
+  from `fusion.PLACE_AGREEMENT_META`), its summary naming the agreeing tells and the UTC
+  offset they agree on, `observed` = {utc_offset_h, tells, detectors, chance};
 - ATT&CK: `finding_info.attacks`, one object per (technique, tactic) from the table
   below, `version` "17.1" (T1219 "Remote Access Tools" and T1219.003 need v17+).
 
@@ -40,7 +43,7 @@ from typing import Any, Final
 
 import orjson
 
-from .fusion import Active, CaseChange, Fusion
+from .fusion import PLACE_AGREEMENT, PLACE_AGREEMENT_META, Active, CaseChange, Fusion
 
 OCSF_VERSION: Final = "1.5.0"
 OCSF_PROFILES: Final = ("host",)  # gives Detection Finding its top-level `actor`
@@ -148,6 +151,7 @@ class FindingBuilder:
                 "runbook": getattr(d, "runbook", ""),
                 "event_types": tuple(getattr(d, "event_types", ())),
             }
+        self.meta.setdefault(PLACE_AGREEMENT, dict(PLACE_AGREEMENT_META))
         self.fusion = fusion
         self.product = {"name": PRODUCT_NAME, "vendor_name": vendor_name, "version": product_version}
         self.location_decimals = location_decimals

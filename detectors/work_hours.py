@@ -11,9 +11,11 @@ the claimed home's local time (`ctx.employee.timezone`, `zoneinfo`) when judged,
 change of the directory record does not invalidate the profile; DST blurs it by at most
 one hour twice a year.
 
-A signal needs enough history (`min_events` 30 events over `min_days` 5 distinct days:
-a week of normal work), a concentrated profile (R̄ ≥ `min_concentration` 0.35 — an
-eight-hour day gives 0.83, activity spread over 16 h about 0.41), and a centroid at
+A signal needs enough history — a centroid known to within `max_centroid_se_h` (1 h,
+its standard error: 1 / √(W·κ·R̄) radians for W faded events and the von Mises
+concentration κ that R̄ implies), at least `min_events` (10) events, and `min_days` (5)
+distinct days, a week of work — a concentrated profile (R̄ ≥ `min_concentration` 0.35 —
+an eight-hour day gives 0.83, activity spread over 16 h about 0.41), and a centroid at
 least `min_shift_h` (6 h) from the middle of the declared `work_hours` on the 24-hour
 dial: a quarter-day, well beyond early birds, night owls and the two-hour spread of
 ordinary schedules. Such a shift is what an operative working Asian daytime on a US
@@ -26,6 +28,11 @@ quiet). Days of the week are not used (weekend work moves nothing
 on the hour dial). Re-raised at most every `resignal_s` so the evidence stays fresh without a
 signal per event. A late event still folds into the profile (exponential decay is
 order-free) but raises nothing.
+
+*Place.* A shifted day also says where the person may live, for fusion's place
+agreement (`data["places"]`): the UTC offset at which the activity centroid falls on the
+middle of the declared working day. People's own days centre anywhere from about 11:00
+to 15:00, so that offset is known to ±`PLACE_TOLERANCE_H` (2 h).
 """
 
 from __future__ import annotations
@@ -40,10 +47,12 @@ from msgspec.structs import replace
 from telltales.schemas.events import DeviceSnapshot, RemoteSession, VpnLogin
 
 from .base import Context, Detector, Signal
+from .fusion import place_hint
 from .locale_timezone import utc_offset_h
 
 TAU: Final = 2 * math.pi
 DAY_S: Final = 86400.0
+PLACE_TOLERANCE_H: Final = 2.0  # where a working day centres varies by about this much between people
 
 
 class State(msgspec.Struct, frozen=True, array_like=True):
@@ -85,6 +94,28 @@ def work_middle_h(start: str, end: str) -> float:
     return (a + length / 2) % 24
 
 
+def centroid_se_h(concentration: float, weight: float) -> float:
+    """Standard error of the activity centroid, hours: 1 / √(W·κ·R̄) radians (Mardia & Jupp 2000, §4.8).
+
+    κ is the von Mises concentration that the mean resultant length R̄ implies (Best and
+    Fisher's approximation, Fisher 1993 eq. 4.40). An eight-hour day (R̄ 0.83) is known to
+    the hour after about 6 events; a loose profile (R̄ 0.4) needs about 45.
+
+    >>> round(centroid_se_h(0.83, 6), 2), round(centroid_se_h(0.4, 45), 2), centroid_se_h(0.0, 50)
+    (0.94, 0.96, inf)
+    """
+    r = concentration
+    if r <= 0.0 or weight <= 0.0:
+        return math.inf
+    if r < 0.53:
+        kappa = 2 * r + r ** 3 + 5 * r ** 5 / 6
+    elif r < 0.85:
+        kappa = -0.4 + 1.39 * r + 0.43 / (1 - r)
+    else:
+        kappa = 1 / (r ** 3 - 4 * r ** 2 + 3 * r) if r < 1.0 else math.inf
+    return 24 / TAU / math.sqrt(weight * kappa * r)
+
+
 class WorkHours(Detector):
     id = "work_hours"
     title = "Activity hours shifted far from the declared working day"
@@ -100,7 +131,8 @@ class WorkHours(Detector):
     max_state_bytes = 72
     params: ClassVar = {
         "half_life_days": 14.0,
-        "min_events": 30,
+        "min_events": 10,
+        "max_centroid_se_h": 1.0,
         "min_days": 5,
         "min_concentration": 0.35,
         "min_shift_h": 6.0,
@@ -161,10 +193,14 @@ class WorkHours(Detector):
         concentration = math.hypot(state.c, state.s) / state.w if state.w else 0.0
         if concentration < p["min_concentration"]:
             return None
+        se_h = centroid_se_h(concentration, state.w)
+        if se_h > p["max_centroid_se_h"]:
+            return None
         offset = utc_offset_h(employee.timezone, int(t // 900))
         if offset is None:
             return None
-        centroid = (math.atan2(state.s, state.c) / TAU * 24 + offset) % 24
+        centroid_utc = math.atan2(state.s, state.c) / TAU * 24
+        centroid = (centroid_utc + offset) % 24
         shift = abs((centroid - middle + 12) % 24 - 12)
         if shift < p["min_shift_h"]:
             return None
@@ -176,8 +212,8 @@ class WorkHours(Detector):
             f"Activity centres on {_clock(centroid)} {employee.timezone} time over {state.n} events on "
             f"{state.days} days, {shift:.1f} h from the middle of the declared working day {declared}",
             centroid_local_h=round(centroid, 2), work_middle_h=round(middle, 2), shift_h=round(shift, 2),
-            concentration=round(concentration, 3), events=state.n, days=state.days,
-            declared_hours=declared)
+            concentration=round(concentration, 3), centroid_se_h=round(se_h, 2), events=state.n, days=state.days,
+            declared_hours=declared, places=[place_hint("activity_hours", middle - centroid_utc, PLACE_TOLERANCE_H)])
 
 
 def _clock(hours: float) -> str:

@@ -116,6 +116,8 @@ class FusionConfig(_Section):
     close_threshold: Score = 25.0      # close it when risk decays below this
     case_ttl_hours: Positive = 14 * 24 # close a case with no new evidence after this long
     location_decimals: Annotated[int, Meta(ge=0, le=6)] = 2  # coarsen lat/lon in findings (2 ≈ 1 km)
+    # Weight of independent tells agreeing on one foreign place (detectors/fusion.py); 0 turns the rule off.
+    place_agreement_weight: Annotated[float, Meta(ge=0, le=1)] = 0.45
 
 
 class DecodeConfig(_Section):

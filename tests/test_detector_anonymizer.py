@@ -7,7 +7,7 @@ import ipaddress
 import msgspec
 import pytest
 
-from builders import CHICAGO, SEOUL, geo, vpn
+from builders import CHICAGO, LONDON, SEOUL, SHENYANG, geo, home_employee, vpn
 from telltales.detectors.anonymizer import Anonymizer, anonymity
 from telltales.detectors.base import Context, Org
 
@@ -17,12 +17,12 @@ ASTRILL = {"type": "vpn", "provider": "Astrill"}
 NORD = {"type": "vpn", "provider": "NordVPN"}
 
 
-def feed(events, detector=None, state=None):
+def feed(events, detector=None, state=None, who=None):
     detector = detector or Anonymizer(ORG)
     state = state if state is not None else detector.initial_state()
     signals = []
     for event in events:
-        state, raised = detector.observe(event, state, Context(org=ORG, employee=None))
+        state, raised = detector.observe(event, state, Context(org=ORG, employee=who))
         signals.extend(raised)
     return state, signals
 
@@ -101,3 +101,36 @@ def test_anonymity_classification():
     assert anonymity(via({"type": "proxy", "provider": "ExpressVPN LLC"})) == ("proxy", "ExpressVPN")
     assert anonymity(direct()) is None
     assert anonymity(vpn("e1", 0)) is None
+
+
+CHICAGOAN = home_employee("e1", CHICAGO)
+
+
+def abroad(place, hours):
+    return vpn("e1", hours, "175.160.1.2", geo=geo(place), asn={"number": 4837, "org": "China Unicom"})
+
+
+def test_a_direct_login_from_abroad_between_vpn_logins_is_a_slip():
+    events = [via(ASTRILL, hours=h) for h in range(6)] + [abroad(SHENYANG, 7)]
+    _, signals = feed(events, who=CHICAGOAN)
+    slip = signals[-1]
+    assert slip.data["kind"] == "slip" and slip.score == 1.0 and slip.data["high_risk"] is True
+    assert slip.data["country"] == "CN" and slip.data["home_country"] == "US" and slip.data["anonymized_logins"] == 6
+    assert "VPN dropped" in slip.summary and "Shenyang" in slip.summary
+    # Abroad but on no list: a smaller score.
+    _, [*_, london] = feed([via(NORD, hours=h) for h in range(6)] + [abroad(LONDON, 7)], who=CHICAGOAN)
+    assert london.data["kind"] == "slip" and london.score == 0.75
+
+
+def test_no_slip_at_home_for_a_few_vpn_logins_or_without_a_claimed_home():
+    vpn_use = [via(ASTRILL, hours=h) for h in range(6)]
+    assert all(s.data.get("kind") != "slip" for s in feed(vpn_use + [direct(7)], who=CHICAGOAN)[1])  # home
+    assert all(s.data.get("kind") != "slip" for s in feed(vpn_use[:3] + [abroad(SHENYANG, 7)], who=CHICAGOAN)[1])
+    assert all(s.data.get("kind") != "slip" for s in feed(vpn_use + [abroad(SHENYANG, 7)])[1])  # no directory record
+
+
+def test_a_traveller_logging_in_from_the_hotel_with_an_evening_vpn_is_not_a_slip():
+    # Mostly direct logins (home, then the hotel abroad) with a privacy VPN some evenings: the share stays low.
+    events = [direct(h) for h in range(8)] + [via(NORD, hours=8 + h) for h in range(5)]
+    events += [abroad(LONDON, 20 + h) for h in range(4)]
+    assert all(s.data.get("kind") != "slip" for s in feed(events, who=CHICAGOAN)[1])

@@ -122,3 +122,19 @@ def test_late_logins_do_not_replace_a_newer_location():
     older, _ = detector.observe(vpn("e1", 1, "203.0.113.9", geo=geo(SEOUL)), state,
                                 Context(org=ORG, employee=CHICAGOAN))
     assert older is state and state.loc[0] == -13
+
+
+def test_clock_and_language_name_the_place_they_point_at_for_fusion():
+    _, [language, both] = feed(clock("Asia/Seoul", keyboard_layouts=["2-Set Korean"]))
+    assert language.data["places"] == [["input_language", 9.0, 0.5]]
+    assert both.data["places"] == [["device_clock", 9.0, 0.5], ["input_language", 9.0, 0.5]]
+    _, [chinese] = feed([device("e1", 0, keyboard_layouts=["com.apple.inputmethod.SCIM.ITABC"])])
+    assert chinese.data["places"] == [["input_language", 8.0, 0.5]]
+    # Russian is spoken across eleven time zones: no place.
+    _, [russian] = feed([device("e1", 0, keyboard_layouts=["ru"])])
+    assert "places" not in russian.data
+
+
+def test_a_travellers_clock_names_no_place():
+    # Explained by a login where the clock is right: no signal, so nothing for fusion to agree with.
+    assert feed([vpn("e1", 0, "203.0.113.9", geo=geo(SEOUL))] + clock("Asia/Seoul", 2))[1] == []

@@ -10,7 +10,7 @@ import pytest
 
 from builders import CHICAGO, device, employee, home_employee, remote, vpn
 from telltales.detectors.base import Context, Org
-from telltales.detectors.work_hours import WorkHours
+from telltales.detectors.work_hours import WorkHours, centroid_se_h
 
 ORG = Org()
 CHICAGOAN = home_employee("e1", CHICAGO)  # America/Chicago, 09:00–17:00; in March 2026 before DST: UTC−6
@@ -44,7 +44,7 @@ def test_an_operative_on_asian_daytime_shows_a_us_night_centroid():
     assert signals, "a week of Seoul-daytime activity must signal"
     s = signals[0]
     assert 8.0 < s.data["shift_h"] < 11.0 and 20.0 < s.data["centroid_local_h"] < 23.5
-    assert s.data["days"] >= 5 and s.data["events"] >= 30 and 0.7 < s.score <= 1.0
+    assert s.data["days"] >= 5 and s.data["events"] >= 10 and s.data["centroid_se_h"] <= 1.0 and 0.7 < s.score <= 1.0
     assert "America/Chicago" in s.summary
 
 
@@ -63,6 +63,19 @@ def test_needs_a_week_of_history_and_a_concentrated_profile():
     assert feed(logins(4, SEOUL_DAYTIME_UTC * 2))[1] == []  # 48 events but only 4 days
     round_the_clock = logins(10, [h + 0.5 for h in range(0, 24, 3)])
     assert feed(round_the_clock)[1] == []  # no centroid to speak of
+
+
+def test_enough_history_means_a_centroid_known_to_the_hour():
+    # Two logins a day in Seoul's working day: a tight profile, known to the hour after a week of 14 events.
+    _, light = feed(logins(7, (1, 6)))
+    assert light and light[0].data["events"] < 30 and light[0].data["centroid_se_h"] <= 1.0
+    # 40 events over 14 hours (R̄ 0.41, above min_concentration): the centroid is not yet known to the hour
+    # after five days; after seven it is.
+    spread = [vpn("e1", utc(d, h)) for d in range(7) for h in (20, 22, 0, 2, 4, 6, 8, 10)]
+    state, loose = feed(spread[:40])
+    assert loose == [] and state.n == 40
+    assert centroid_se_h(math.hypot(state.c, state.s) / state.w, state.w) > 1.0
+    assert feed(spread)[1]
 
 
 def test_quiet_without_a_time_zone_and_default_hours_without_work_hours():
@@ -108,3 +121,10 @@ def test_state_is_small_and_round_trips():
     encoded = msgspec.msgpack.encode(state)
     assert len(encoded) <= WorkHours.max_state_bytes
     assert msgspec.msgpack.decode(encoded, type=type(state)) == state
+
+
+def test_a_shifted_day_names_the_offset_it_would_be_a_normal_day_at():
+    _, signals = feed(logins(7, SEOUL_DAYTIME_UTC))
+    [(tell, offset, tolerance)] = signals[0].data["places"]
+    # The middle of 09:00–17:00 (13:00) at the activity centroid (~04:15 UTC) is UTC+8.75: Seoul is UTC+9.
+    assert tell == "activity_hours" and tolerance == 2.0 and abs(offset - 9.0) <= 1.0

@@ -279,3 +279,20 @@ def test_unknown_detectors_and_techniques_degrade_gracefully(validator):
     titles = {a["uid"]: a["name"] for a in finding["finding_info"]["related_analytics"]}
     assert titles["ip_kvm"] == "ip_kvm" and titles["remote_control"] == "RC"
     assert finding["metadata"]["product"]["version"] == "9.9.9"
+
+
+def test_a_place_agreement_is_explained_in_the_finding_and_validates(validator):
+    f = Fusion(half_life_s=72 * HOUR, create_threshold=50.0, close_threshold=25.0, case_ttl_s=14 * 24 * HOUR,
+               weights={"locale_timezone": 0.3, "work_hours": 0.3}, place_weight=0.45)
+    _, [created] = f.add(FusionState(), [
+        sig("locale_timezone", 0, score=1.0, places=[["device_clock", 9.0, 0.5], ["input_language", 9.0, 0.5]]),
+        sig("work_hours", 1, score=0.5, places=[["activity_hours", 10.4, 2.0]])], "e-7")
+    finding = FindingBuilder(registry.discover(), f, product_version="0.1.0").build(created)
+    assert errors(validator, finding) == []
+    [agreement] = [e for e in finding["evidences"] if e["name"] == "place_agreement"]
+    assert agreement["data"]["title"] == "Independent tells agree on one foreign place"
+    assert agreement["data"]["observed"] == {"utc_offset_h": 9.0,
+                                             "tells": ["device_clock", "input_language", "activity_hours"],
+                                             "detectors": ["locale_timezone", "work_hours"], "chance": 0.017}
+    assert "3 independent tells agree on one place, UTC+9" in finding["finding_info"]["desc"]
+    assert finding["remediation"]["desc"].count("place_agreement: ") == 1
