@@ -149,11 +149,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
         records broke the offset bookkeeping (seen in two-worker hand-overs): the seek set
         the read offsets back to the committed offsets while the consumer's position stayed
         past records just delivered, so the next fetch looked like an offset gap from the
-        committed offset. The gap was marked done, committed records fetched but not yet
-        applied (the employee agent buffers records across batches), and overlapped offsets
-        already acked, whose duplicates in the acked list let commits advance one offset per
-        commit interval. The drain loop therefore never delivers a record of a sought
-        partition from a fetch a seek overlapped (`_drop_overlapped`).
+        committed offset. The gap was marked done, so commits could pass records fetched but
+        not yet applied (the employee agent buffers records across batches), and it overlapped
+        offsets already acked, whose duplicates in the acked list let commits advance one
+        offset per commit interval. The drain loop therefore never delivers a record of a
+        sought partition from a fetch a seek overlapped (`_drop_overlapped`).
         """
         self._seeks += 1
         self._seeking += 1
@@ -229,7 +229,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     channels = topic_index.get(tp.topic)
                     target = _batch_target(channels)
                     if target is None:
-                        # Faust's own per-message path, unchanged (table changelogs, ordinary agents).
+                        # Faust's own per-message path (table changelogs, ordinary agents), but for the seek check.
                         track_end(tp, self.highwater(tp))
                         for record in tp_records:
                             if sought and self._seeks != seeks:
