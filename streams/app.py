@@ -133,8 +133,52 @@ class BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class BatchConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer whose drain loop hands `BatchTopic` records over in bulk."""
 
+    _seeks = 0  # seeks to the committed offsets started plus ended: it changes whenever one overlaps a fetch
+    _seeking = 0  # seeks to the committed offsets in progress
+
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, counted so that the drain loop can tell which fetches overlapped one.
+
+        At the end of a rebalance's recovery Faust resumes the input partitions and then
+        seeks them to their committed offsets, while the drain loop keeps fetching: a fetch
+        and a seek are two calls into the consumer thread that may run at the same time, so
+        a fetch can return records from either side of the seek. Delivered as usual, such
+        records broke the offset bookkeeping (seen in two-worker hand-overs): the seek set
+        the read offsets back to the committed offsets while the consumer's position stayed
+        past records just delivered, so the next fetch looked like an offset gap from the
+        committed offset. The gap was marked done, so commits could pass records fetched but
+        not yet applied (the employee agent buffers records across batches), and it overlapped
+        offsets already acked, whose duplicates in the acked list let commits advance one
+        offset per commit interval. The drain loop therefore never delivers a record of a
+        sought partition from a fetch a seek overlapped (`_drop_overlapped`).
+        """
+        self._seeks += 1
+        self._seeking += 1
+        try:
+            await super().perform_seek()
+        finally:
+            self._seeking -= 1
+            self._seeks += 1
+
+    async def _drop_overlapped(self, records: Mapping[TP, list[Any]]) -> dict[TP, list[Any]]:
+        """Drop a fetch's records of sought partitions and seek again; returns the records still to deliver.
+
+        A fetch that overlapped a seek may have moved the position past the sought offset
+        (the seek ran first in the consumer thread) or returned records from before it (the
+        fetch ran first); seeking again puts every sought partition at its committed offset,
+        where the dropped records are fetched again. Table changelogs are not sought (their
+        position is the recovery's), so their records are kept.
+        """
+        self.log.info("a fetch overlapped the seek to the committed offsets: its records are fetched again")
+        try:
+            await self.perform_seek()
+        except Exception as exc:  # noqa: BLE001 — as Faust's getmany does for its seek
+            self.log.warning("exception performing seek after a fetch that overlapped one %r", exc)
+        changelogs = self.app.tables.changelog_topics
+        return {tp: tp_records for tp, tp_records in records.items() if tp.topic in changelogs}
 
     async def _drain_messages(self, fetcher: Any) -> None:
         callback = self.callback
@@ -147,11 +191,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
         track_end = self.app.monitor.track_tp_end_offset
         commit_every = self._commit_every
         wait_until_producer_ebb = self.app.producer.buffer.wait_until_ebb
+        changelogs = self.app.tables.changelog_topics
         sleep = asyncio.sleep
         since_yield = 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
+                seeks = self._seeks
                 records, active = await self._wait_next_records(1.0)
                 await sleep(0)
                 if records is None or self.should_stop or not records:
@@ -163,6 +209,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     except Exception as exc:  # noqa: BLE001 — Faust's getmany does the same
                         self.log.warning("exception performing seek when flow not active %r", exc)
                     continue
+                if self._seeks != seeks or self._seeking:
+                    records = await self._drop_overlapped(records)
+                    seeks = self._seeks
+                # From here on a seek that starts (the consumer thread has finished this fetch) leaves every sought
+                # partition at its committed offset: the rest of their records are dropped, fetched again from there.
                 generation = self.app.consumer_generation_id
                 routed: dict[Any, dict[TP, list[Any]]] = {}
                 for tp, tp_records in records.items():
@@ -172,12 +223,17 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         continue
                     if not self.flow_active or self.app.consumer_generation_id != generation:
                         break
+                    sought = tp.topic not in changelogs
+                    if sought and self._seeks != seeks:
+                        continue
                     channels = topic_index.get(tp.topic)
                     target = _batch_target(channels)
                     if target is None:
-                        # Faust's own per-message path, unchanged (table changelogs, ordinary agents).
+                        # Faust's own per-message path (table changelogs, ordinary agents), but for the seek check.
                         track_end(tp, self.highwater(tp))
                         for record in tp_records:
+                            if sought and self._seeks != seeks:
+                                break
                             since_yield += 1
                             if since_yield > _YIELD_EVERY:
                                 await sleep(0)
@@ -210,7 +266,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     await self.commit()
                 await wait_until_producer_ebb()
                 for target, by_tp in routed.items():
-                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                    if not self.flow_active or self.app.consumer_generation_id != generation or self._seeks != seeks:
                         break
                     batch = Batch(generation, by_tp)
                     self._unacked_messages.add(batch._in_flight)
@@ -222,10 +278,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         self._unacked_messages.discard(batch._in_flight)
                         break
                     del batch  # queued: only the queue and then the agent keep it (and its in-flight marker) alive
-                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                    if not self.flow_active or self.app.consumer_generation_id != generation or self._seeks != seeks:
                         # A rebalance began while the put waited for room (the agent frees room by dropping
                         # stale batches): this batch is stale too, and its read offsets must not outlive the
                         # rebalance — they would make the new generation skip these records, never acked.
+                        # Likewise after a seek: the read offsets are the sought ones, and these records come again.
                         break
                     for tp, tp_records in by_tp.items():
                         set_read_offset(tp, tp_records[-1].offset)
@@ -247,15 +304,21 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self.diag.unset_flag(CONSUMER_FETCHING)
 
     async def _note_gaps(self, tp: TP, r_offset: int | None, tp_records: list[Any]) -> None:
-        """Record offset gaps (compaction, transaction markers) so commits can pass them, as Faust does per message."""
+        """Record offset gaps (compaction, transaction markers) so commits can pass them, as Faust does per message.
+
+        A gap ends before the record that follows it (Faust's per-message path counts that
+        record in too): the record is acked once processed, and counted in the gap it could
+        be committed before, and once more in the acked list, a duplicate that holds commits
+        back one commit interval.
+        """
         first = tp_records[0].offset
         if r_offset and first - r_offset > 1:
-            await self._add_gap(tp, r_offset + 1, first)
+            await self._add_gap(tp, r_offset + 1, first - 1)
         if tp_records[-1].offset - first != len(tp_records) - 1:
             previous = first
             for record in tp_records[1:]:
                 if record.offset - previous > 1:
-                    await self._add_gap(tp, previous + 1, record.offset)
+                    await self._add_gap(tp, previous + 1, record.offset - 1)
                 previous = record.offset
 
     def ack_batch(self, batch: Batch) -> None:
