@@ -10,11 +10,13 @@ Per employee (weight 0.7):
   on the usual laptop, which this does not flag: returning on a known device is normal.
   The first device of an employee with no history and no directory list is learnt
   silently; late events (`ctx.late`) teach devices but never raise "new" from the wrong order.
-  A new device stays new while it is used during its first `fresh_hours` (72, one fusion
-  half-life): each use re-raises the tell (at most every `refresh_hours`) with its first
-  score, so the evidence does not decay while the condition lasts — a hijacker's new
-  laptop is still unexplained on day three, when the sustained tells about where it is
-  (home_mismatch, latency) have built up. Only the newest new device is followed.
+  A new device stays new while it is used during its first `fresh_hours` (120): each use
+  re-raises the tell (at most every `refresh_hours`) with its first score, so the evidence
+  does not decay while the condition lasts — a hijacker's new laptop is still unexplained
+  when the sustained tells about where it is have built up. home_mismatch needs logins
+  on three different far days to rule out a trip; three working days with a weekend
+  between them (Friday, Monday, Tuesday) span five calendar days, hence 120 hours.
+  Only the newest new device is followed.
 - activity while the directory says `status: terminated`: 1.0 (70 risk, a case on its
   own: a leaver's account or unreturned laptop is in use); during `leave`: 0.5. A failed
   login counts half. Events older than the record's `updated_at` are not judged by it.
@@ -81,7 +83,7 @@ class DeviceIdentity(Detector):
         "dormant_days": 7.0, "terminated_score": 1.0, "leave_score": 0.5, "failed_login_factor": 0.5,
         "shared_device_pair_score": 0.5, "shared_device_group_score": 0.8,
         "shared_mfa_pair_score": 0.7, "shared_mfa_group_score": 0.9,
-        "max_employees": 16, "refresh_hours": 6.0, "fresh_hours": 72.0, "shared_devices": [],
+        "max_employees": 16, "refresh_hours": 6.0, "fresh_hours": 120.0, "shared_devices": [],
     }
 
     def __init__(self, org, params=None) -> None:

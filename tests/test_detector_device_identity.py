@@ -69,12 +69,12 @@ def test_short_gap_new_device_stays_weak():
     assert signals[1][0].score == 0.25
 
 
-def test_a_new_device_stays_a_tell_while_in_use_for_its_first_72_hours():
-    uses = [0, 1, 2, 8, 30, 71, 73, 90]  # hours after the new device's first sighting
+def test_a_new_device_stays_a_tell_while_in_use_for_its_first_120_hours():
+    uses = [0, 1, 2, 8, 30, 71, 73, 90, 119, 121]  # hours after the new device's first sighting
     _, signals = run([vpn("e1", -48, device_id="lt-1")] + [vpn("e1", h, device_id="lt-2") for h in uses])
     raised = {h: s for h, s in zip(uses, signals[1:]) if s}
-    # first sighting, then at most every 6 h, and never after 72 h
-    assert sorted(raised) == [0, 8, 30, 71]
+    # first sighting, then at most every 6 h, and never after 120 h
+    assert sorted(raised) == [0, 8, 30, 71, 90, 119]
     assert all(s.score == 0.25 for [s] in raised.values())
     [again] = raised[30]
     assert "lt-2 (first seen 30 h ago) still in use" in again.summary and again.data["first_seen_h"] == 30.0
