@@ -319,7 +319,8 @@ def _report(sent_at: dict[int, float], findings: list[tuple[float, dict]], bucke
             continue
         latencies.append(arrived - sent)
         samples.append({"sent": sent, "arrived": arrived, "activity_id": finding["activity_id"],
-                        "employee": finding["actor"]["user"]["uid"]})
+                        "employee": finding["actor"]["user"]["uid"],
+                        "detectors": [e["data"]["detector"] for e in finding.get("evidences", ())]})
     if samples_path:
         with open(samples_path, "w") as f:
             f.writelines(json.dumps(sample) + "\n" for sample in samples)
