@@ -17,8 +17,8 @@ explanation of its own (a bilingual employee, a night owl, a clock set by hand),
 those explanations are unrelated to one another, so they point at places that agree
 only by chance. Where logins come from is deliberately not a place tell: being there
 (a trip, a move) explains a far login and the hours kept there at once, so their
-agreement is what every traveller shows, and home_mismatch already scores the presence. When independent tells of the contributing signals agree on
-one offset, fusion adds one more piece of evidence, `place_agreement`, scored 1 − the
+agreement is what every traveller shows, and home_mismatch already scores the presence.
+When independent tells of the contributing signals agree on one offset, fusion adds one more piece of evidence, `place_agreement`, scored 1 − the
 chance that unrelated tells would land that close (each further tell within ±(its
 tolerance + the tightest one's) of the place, out of 24 hours: a device clock and an
 input language pointing at UTC+9 score 1 − 2/24 ≈ 0.92; activity hours within 2 h of
@@ -52,7 +52,7 @@ PLACE_AGREEMENT_META: Final = {
     "title": "Independent tells agree on one foreign place",
     "severity": "medium",
     "attacks": ("T1078",),
-    "runbook": ("Read which tells agree (device clock, input language, activity hours, login places) and on what UTC "
+    "runbook": ("Read which tells agree (device clock, input language, activity hours) and on what UTC "
                 "offset; ask the employee where they work from and verify their identity on a live video call."),
     "event_types": (),
 }
