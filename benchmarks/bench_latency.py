@@ -49,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from kafkabench import (broker, child_env, child_result, event_topics, load_average, produce,  # noqa: E402
-                        run_child, run_faust, simulated, with_topics)
+                        records_written, run_child, run_faust, simulated, state_changelog, with_topics)
 
 CLOSE = 3  # OCSF activity_id of a Close finding
 
@@ -255,8 +255,10 @@ def _bench(args, bootstrap: str) -> None:
         finally:
             os.unlink(path)
         peak = result["rate"]
+        written = records_written(bootstrap, state_changelog(config), args.partitions)
         print(f"peak (catch-up over the backlog): {result['events']:,} events in {result['seconds']:.2f} s = "
-              f"{peak:,.0f} events/s; {result['findings']} findings", flush=True)
+              f"{peak:,.0f} events/s; {result['findings']} findings; {written:,} employee-state changelog records "
+              f"(one per {telemetry_n / max(written, 1):.1f} events)", flush=True)
     rate = args.load * peak
 
     wait = {} if args.fetch_max_wait_ms is None else {"fetch_max_wait_ms": args.fetch_max_wait_ms}
@@ -294,6 +296,9 @@ def _bench(args, bootstrap: str) -> None:
           f"included) in batches of "
           f"{worker['batch']:,} records on average, published {sum(worker['findings'].values())} findings; "
           f"unordered applications (TOPIC_WAIT_S): {worker['unordered']}", flush=True)
+    written = records_written(bootstrap, state_changelog(config), args.partitions)
+    print(f"employee-state changelog records: {written:,} (one per {telemetry_n / max(written, 1):.1f} events)",
+          flush=True)
     print(f"CPU: this process (producer and alerts reader) {cpu:.1f} s, the worker process {worker['cpu_s']:.1f} s "
           f"(from its start), over {seconds + drain:.1f} s of producing and draining, on {os.cpu_count()} cores; "
           f"load average {load_average()}", flush=True)

@@ -36,7 +36,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from kafkabench import broker, event_topics, produce, run_child, run_faust, simulated, with_topics  # noqa: E402
+from kafkabench import (broker, event_topics, produce, records_written, run_child, run_faust, simulated,  # noqa: E402
+                        state_changelog, with_topics)
 
 
 # --- child: the frozen baseline ------------------------------------------------------
@@ -230,11 +231,9 @@ def _guarantees(config) -> str:
         tps = [TopicPartition(t, p) for t in config.topics.telemetry() for p in range(config.topics.partitions)]
         ends = group.end_offsets(tps)
         uncommitted = sum(end - (group.committed(tp) or 0) for tp, end in ends.items())
-        changelog = f"{config.worker.app_id}-employee-state-changelog"
-        cl = [TopicPartition(changelog, p) for p in range(config.topics.partitions)]
-        written = sum(group.end_offsets(cl).values())
     finally:
         group.close()
+    written = records_written(bootstrap, state_changelog(config), config.topics.partitions)
     return (f"after SIGTERM-equivalent stop: {uncommitted} telemetry records uncommitted; "
             f"{written:,} employee-state changelog records for {sum(ends.values()):,} events")
 

@@ -174,3 +174,19 @@ def rss_mib(pid: int | str = "self") -> dict[str, float]:
 def load_average() -> str:
     """The machine's 1, 5 and 15 minute load averages: other work shows in every number measured."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def records_written(bootstrap: str, topic: str, partitions: int) -> int:
+    """How many records `topic` has taken so far (the sum of its partitions' end offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        return sum(consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)]).values())
+    finally:
+        consumer.close()
+
+
+def state_changelog(config) -> str:
+    """The worker's employee-state table changelog topic (Faust names it `<app id>-<table>-changelog`)."""
+    return f"{config.worker.app_id}-employee-state-changelog"
