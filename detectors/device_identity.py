@@ -47,7 +47,7 @@ from msgspec.structs import replace
 from telltales.schemas.events import DeviceSnapshot, Employee, RemoteSession, VpnLogin
 
 from .base import Context, Detector, KeyObservation, Signal
-from .shared_infrastructure import RESOLUTION_S, Members, fold_member, group_id
+from .shared_infrastructure import Members, fold_report, group_id
 
 MAX_DEVICES: Final = 8   # device identifiers remembered per employee (a device has up to two: id and hostname)
 KEEP_ORDER: Final = 4    # the newest this many identifiers are not reordered on use (fewer state writes)
@@ -241,18 +241,10 @@ class DeviceIdentity(Detector):
         return keys
 
     def correlate(self, observation: KeyObservation, state: Members) -> tuple[Members, list[Signal]]:
-        fold = fold_member(state, observation.employee_id, observation.time, self._window_s, self._cap,
-                           RESOLUTION_S)
-        if fold is None:
-            return state, []
-        new, before, newcomer = fold
+        new, report = fold_report(state, observation, self._window_s, self._cap, 2, self._refresh_s)
+        if not report:
+            return new, []
         size = len(new.ids)
-        if size < 2 or observation.employee_id not in new.ids:
-            return new, []
-        now = int(observation.time)
-        if before >= 2 and not newcomer and now - state.reported < self._refresh_s:
-            return new, []
-        new = replace(new, reported=max(state.reported, now))
         kind, value = observation.kind, observation.value
         pair, group = self._scores.get(kind, self._scores["device_id"])
         score = pair if size == 2 else group

@@ -146,6 +146,40 @@ def fold_member(state: Members, employee_id: str, when: float, window_s: float, 
     return Members([e for _, e in live], [t for t, _ in live], state.reported), before, newcomer
 
 
+def fold_report(state: Members, observation: KeyObservation, window_s: float, cap: int, k: int,
+                refresh_s: float) -> tuple[Members, bool]:
+    """Fold one sighting into a key's members (`fold_member`, at `RESOLUTION_S`); (new state, report?).
+
+    Report when the live group has at least `k` members, this employee among them, and the
+    group just reached `k`, someone joined it, or `refresh_s` passed since the last report;
+    `reported` then moves to this sighting. The correlators of `shared_infrastructure` and
+    `device_identity` differ only in `k` and in the signals they build.
+
+    >>> s, report = fold_report(Members(), KeyObservation("d", "k", "v", "e1", 1000.0, ""), 3600.0, 16, 2, 600.0)
+    >>> s.ids, report, fold_report(s, KeyObservation("d", "k", "v", "e2", 1100.0, ""), 3600.0, 16, 2, 600.0)[1]
+    (['e1'], False, True)
+    """
+    employee_id = observation.employee_id
+    ids = state.ids
+    if k > 1 and (not ids or (len(ids) == 1 and ids[0] == employee_id)):
+        # Most keys: one's own device or home network. A lone member is never reported: only
+        # refresh its sighting (`fold_member`'s fast path, without the group bookkeeping).
+        now = int(observation.time)
+        if ids and (now <= state.last[0] or now - state.last[0] < RESOLUTION_S):
+            return state, False
+        return Members([employee_id], [now], state.reported), False
+    fold = fold_member(state, employee_id, observation.time, window_s, cap, RESOLUTION_S)
+    if fold is None:
+        return state, False
+    new, before, newcomer = fold
+    if len(new.ids) < k or employee_id not in new.ids:
+        return new, False
+    now = int(observation.time)
+    if before >= k and not newcomer and now - state.reported < refresh_s:
+        return new, False
+    return replace(new, reported=max(state.reported, now)), True
+
+
 def group_id(prefix: str, kind: str, value: str) -> str:
     """A stable, short group id for the employees linked by one key value."""
     return f"{prefix}-{hashlib.blake2b(f'{kind}:{value}'.encode(), digest_size=5).hexdigest()}"
@@ -249,18 +283,10 @@ class SharedInfrastructure(Detector):
         return keys
 
     def correlate(self, observation: KeyObservation, state: Members) -> tuple[Members, list[Signal]]:
-        fold = fold_member(state, observation.employee_id, observation.time, self._window_s, self._cap,
-                           RESOLUTION_S)
-        if fold is None:
-            return state, []
-        new, before, newcomer = fold
+        new, report = fold_report(state, observation, self._window_s, self._cap, self._k, self._refresh_s)
+        if not report:
+            return new, []
         size = len(new.ids)
-        if size < self._k or observation.employee_id not in new.ids:
-            return new, []
-        now = int(observation.time)
-        if before >= self._k and not newcomer and now - state.reported < self._refresh_s:
-            return new, []
-        new = replace(new, reported=max(state.reported, now))
         kind, value = observation.kind, observation.value
         venue = size >= self.p["venue_size"]
         score = STRENGTH.get(kind, 0.5) * min(1.0, 0.75 + self.p["size_step"] * (size - self._k))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from telltales.streams import version as _version
-from telltales.detectors.base import KeyObservation, Signal
+from telltales.detectors.base import Signal
 from telltales.detectors.engine import Engine, EmployeeState
 from telltales.detectors.fusion import CaseChange
 from telltales.detectors.ocsf import FindingBuilder, encode_finding
@@ -89,8 +89,17 @@ class Pipeline:
             counters.detector_errors[error.detector] += 1
         self.states[employee_id] = step.state
         signals = step.signals
-        for observation in step.observations:
-            if correlated := self._correlate(observation):
+        key_states = self.key_states
+        correlate = self.engine.correlate
+        for observation in step.observations:  # inline, not a method: one or two per event
+            key = (observation.detector, observation.kind, observation.value)
+            old = key_states.get(key)
+            key_state, correlated, errors = correlate(observation, old)
+            if key_state is not old:  # most sightings change nothing: skip the store
+                key_states[key] = key_state
+            for error in errors:
+                counters.detector_errors[error.detector] += 1
+            if correlated:
                 signals = [*signals, *correlated]
         if signals:  # most events raise nothing: no grouping then
             signals_by_employee: dict[str, list[Signal]] = defaultdict(list)
@@ -104,17 +113,6 @@ class Pipeline:
             if when >= self._next_sweep:
                 self.sweep(when)
                 self._next_sweep = when + SWEEP_EVERY_S
-
-    def _correlate(self, observation: KeyObservation) -> list[Signal]:
-        key = (observation.detector, observation.kind, observation.value)
-        key_states = self.key_states
-        old = key_states.get(key)
-        state, signals, errors = self.engine.correlate(observation, old)
-        if state is not old:  # most sightings change nothing: skip the store
-            key_states[key] = state
-        for error in errors:
-            self.counters.detector_errors[error.detector] += 1
-        return signals
 
     def _fuse(self, employee_id: str, signals: list[Signal]) -> None:
         for signal in signals:
