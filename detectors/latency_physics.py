@@ -29,13 +29,13 @@ from it to where the device is (`travel_kmh` × its age). A located login follow
 logins through an anonymizer is no trip either: a traveller's own logins keep matching
 the trip, an offshore worker's slip matches the device while every other login wears a
 VPN ("masked", full score; consumer privacy relays such as iCloud Private Relay, on by
-default on ordinary devices, do not count). That is judged at the next measurement, or — when the
-measurement came first and was discounted as travel — at the first anonymized login
-after it: through the VPN the device's round trips are long and bound nothing, so the
-one tight measurement taken during the slip may be the only one there will be. With no login, or one old
-enough to allow the trip (a traveller's laptop often probes before its first VPN login
-abroad), the measurement waits: it signals only if the infeasibility persists for
-`confirm_s` (an hour) with nothing explaining it.
+default on ordinary devices, do not count). That is judged at the next measurement, or
+— when the measurement came first and was discounted as travel — at the first
+anonymized login after it: through the VPN the device's round trips are long and bound
+nothing, so the one tight measurement taken during the slip may be the only one. With
+no login, or one old enough to allow the trip (a traveller's laptop often probes before
+its first VPN login abroad), the measurement waits: it signals only if the infeasibility
+persists for `confirm_s` (an hour) with nothing explaining it.
 
 The converse — a round trip much *longer* than the home's distance predicts — is weak
 alone (slow Wi-Fi, mobile hotspots, geostationary satellite links at 600 ms), so it is a

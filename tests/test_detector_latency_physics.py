@@ -133,6 +133,12 @@ def test_a_traveller_logging_in_directly_again_before_a_vpn_login_stays_a_travel
               vpn("e1", 12, "198.51.100.77", geo=geo(CHICAGO, 20), anonymizer={"type": "vpn", "provider": "Proton"})]
     _, signals = feed(events)
     assert [round(s.score, 2) for s in signals] == [0.16]
+    # iCloud Private Relay is on by default on ordinary devices: it masks nothing, before or after a measurement.
+    relay = {"type": "relay", "provider": "iCloud Private Relay"}
+    events = [vpn("e1", 0, "203.0.113.9", geo=geo(LONDON, 20)), rtt("lhr", 2.0, 0.5),
+              vpn("e1", 1, "172.226.0.9", geo=geo(CHICAGO, 20), anonymizer=relay), rtt("lhr", 2.0, 2)]
+    _, signals = feed(events)
+    assert [(round(s.score, 2), s.data["located_login"]["verdict"]) for s in signals] == [(0.16, "agrees")] * 2
 
 
 def test_traveller_whose_laptop_probes_before_the_first_login_abroad_is_not_a_proxy():
