@@ -20,10 +20,21 @@ where the person is and are not counted. The score grows with the number of far 
 where DPRK IT workers are reported to operate — and the comprehensively sanctioned IR,
 CU, SY; configurable) scores fully, another country 0.75, far within the home country
 (another state: the laptop-farm pattern, but also a move HR did not hear about) 0.6.
+
+*A device that never logs in at home.* People travel with their own laptop, so a trip
+is far logins from the device also used near home; that is what the three far days are
+there to rule out. A far login from a device never seen on a near login — while another
+device is, and the directory does not list it as the employee's (a loaner laptop for
+travel should be listed) — is not that: it is another machine being used from far away,
+the pattern of a taken-over or handed-over account. Then one far day suffices and the
+score is not discounted for a possible trip (the place factor still applies). The device
+identifiers (`device_id` of the logins) are remembered as CRC-32s of the last
+`HOME_DEVICES` used near home; `never_home_device = false` turns the rule off.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import ClassVar, Final
 
 import msgspec
@@ -37,6 +48,7 @@ from .geo import haversine_km
 DAY_S: Final = 86400
 KM_PER_DEGREE: Final = 111.2  # a degree of latitude, and the most a degree of longitude can be
 MAX_COUNT: Final = 250  # per-day counts saturate here (one msgpack byte or two)
+HOME_DEVICES: Final = 3  # devices remembered from near logins (a laptop, a phone, a replacement)
 
 
 class State(msgspec.Struct, frozen=True, array_like=True):
@@ -44,6 +56,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
 
     home: int = 0  # fingerprint of the claimed home (see `home_key`); a changed home restarts the window
     days: list[tuple[int, int, int, str]] = []  # (UTC day number, far logins, near logins, last far country)
+    near_devices: list[int] = []  # CRC-32 of the device ids of near logins, newest last (≤ HOME_DEVICES)
 
 
 class HomeMismatch(Detector):
@@ -58,7 +71,7 @@ class HomeMismatch(Detector):
     status = "stable"
     event_types = ("vpn_login",)
     State = State
-    max_state_bytes = 200
+    max_state_bytes = 220
     params: ClassVar = {
         "far_km": 500.0,            # beyond a commute and city-level GeoIP error
         "border_km": 100.0,         # another country counts as far only beyond this
@@ -73,6 +86,7 @@ class HomeMismatch(Detector):
         "high_risk_factor": 1.0,
         "foreign_factor": 0.75,
         "domestic_factor": 0.6,
+        "never_home_device": True,  # a far login from a device never used near home is no trip (False: off)
     }
 
     def __init__(self, org: Org, params=None) -> None:
@@ -94,12 +108,18 @@ class HomeMismatch(Detector):
         if not key or judged is None:
             return state, []
         far, km = judged
-        days = self._count(state.days if state.home == key else [], int(event.ts.timestamp() // DAY_S), far,
+        same_home = state.home == key
+        days = self._count(state.days if same_home else [], int(event.ts.timestamp() // DAY_S), far,
                            geo.country or "")
-        new = State(key, days)
+        near_devices = state.near_devices if same_home else []
+        device = zlib.crc32(event.device_id.lower().encode()) if event.device_id else 0
         if not far:
-            return new, []
-        return new, self._assess(event, days, home, km)
+            if device and (not near_devices or near_devices[-1] != device):
+                near_devices = [*(d for d in near_devices if d != device), device][-HOME_DEVICES:]
+            return State(key, days, near_devices), []
+        stranger = bool(self.p["never_home_device"] and device and near_devices and device not in near_devices
+                        and not _listed(event.device_id, employee.devices))
+        return State(key, days, near_devices), self._assess(event, days, home, km, stranger)
 
     def _judge(self, geo: Geo, home: Home) -> tuple[bool, float | None] | None:
         """(far?, km) for one located login, or None when nothing can be said."""
@@ -149,11 +169,11 @@ class HomeMismatch(Detector):
         return updated[-int(self.p["max_days"]):]
 
     def _assess(self, event: VpnLogin, days: list[tuple[int, int, int, str]], home: Home,
-                km: float | None) -> list[Signal]:
+                km: float | None, stranger: bool) -> list[Signal]:
         far_logins = sum(entry[1] for entry in days)
         logins = far_logins + sum(entry[2] for entry in days)
         far_days = sum(1 for entry in days if entry[1])
-        min_days = int(self.p["min_far_days"])
+        min_days = 1 if stranger else int(self.p["min_far_days"])
         if far_days < min_days or far_logins < self.p["min_far_logins"] or far_logins < self.p["min_share"] * logins:
             return []
         countries = sorted({entry[3] for entry in days if entry[1] and entry[3]})
@@ -165,20 +185,22 @@ class HomeMismatch(Detector):
         else:
             factor = float(self.p["domestic_factor"])
         span = max(1, int(self.p["full_days"]) - min_days)
-        sustained = 0.4 + 0.6 * min(1.0, (far_days - min_days) / span)
+        sustained = 1.0 if stranger else 0.4 + 0.6 * min(1.0, (far_days - min_days) / span)
         geo = event.geo
         here = ", ".join(filter(None, (geo.city, geo.country))) or f"{geo.lat:.2f},{geo.lon:.2f}"
         claimed = ", ".join(filter(None, (home.city, home.region, home.country))) or "on file"
         distance = f", {round(km):,} km away" if km is not None else ""
         summary = (f"{far_logins} of {logins} located logins over the last {len(days)} active days were far from "
                    f"the claimed home {claimed} ({far_days} days with far logins); this one from {here}{distance}"
-                   f"{' (high-risk country: ' + ', '.join(high_risk) + ')' if high_risk else ''}")
+                   f"{' (high-risk country: ' + ', '.join(high_risk) + ')' if high_risk else ''}"
+                   f"{f'; from device {event.device_id}, never used near home: not a trip with the usual laptop' if stranger else ''}")
         return [self.signal(
             event, sustained * factor, summary,
             src_ip=event.src_ip, place=here, country=geo.country, lat=_round(geo.lat), lon=_round(geo.lon),
             km=round(km) if km is not None else None, home=claimed, home_country=home.country,
             far_logins=far_logins, logins=logins, far_days=far_days, active_days=len(days),
-            share=round(far_logins / logins, 2), countries=countries, high_risk=bool(high_risk))]
+            share=round(far_logins / logins, 2), countries=countries, high_risk=bool(high_risk),
+            device_id=event.device_id, device_never_near_home=stranger)]
 
 
 def home_key(home: Home) -> int:
@@ -194,6 +216,10 @@ def home_key(home: Home) -> int:
     if home.country:
         return -(ord(home.country[0]) * 256 + ord(home.country[1]))
     return 0
+
+
+def _listed(device_id: str, devices: list[str] | None) -> bool:
+    return bool(devices) and device_id.lower() in (d.lower() for d in devices)
 
 
 def _round(value: float | None) -> float | None:

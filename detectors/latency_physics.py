@@ -25,10 +25,17 @@ corroboration, too weak to tip a business traveller into a case together with on
 weak tell. When the located login contradicts physics (the IP says "home", the round
 trip says "far from home"), the IP location is a lie — a residential proxy — and the
 score stays full — but only when the login is too recent for anyone to have travelled
-from it to where the device is (`travel_kmh` × its age). With no login, or one old
-enough to allow the trip (a traveller's laptop often probes before its first VPN login
-abroad), the measurement waits: it signals only if the infeasibility persists for
-`confirm_s` (an hour) with nothing explaining it.
+from it to where the device is (`travel_kmh` × its age). A located login followed by
+logins through an anonymizer is no trip either: a traveller's own logins keep matching
+the trip, an offshore worker's slip matches the device while every other login wears a
+VPN ("masked", full score; consumer privacy relays such as iCloud Private Relay, on by
+default on ordinary devices, do not count). That is judged at the next measurement, or
+— when the measurement came first and was discounted as travel — at the first
+anonymized login after it: through the VPN the device's round trips are long and bound
+nothing, so the one tight measurement taken during the slip may be the only one. With
+no login, or one old enough to allow the trip (a traveller's laptop often probes before
+its first VPN login abroad), the measurement waits: it signals only if the infeasibility
+persists for `confirm_s` (an hour) with nothing explaining it.
 
 The converse — a round trip much *longer* than the home's distance predicts — is weak
 alone (slow Wi-Fi, mobile hotspots, geostationary satellite links at 600 ms), so it is a
@@ -101,6 +108,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
     sm   slow-RTT sessions as a bit mask; st its last sample time
     fz   when an infeasible measurement no login explains or contradicts was first seen (0 = none pending)
     an   when the latest successful login through a third-party anonymizer was seen (epoch s; 0 = never)
+    tv   the latest infeasible measurement discounted as travel: [epoch s, vantage id, min RTT in 0.1 ms], or []
     """
 
     vp: dict[str, list[int]] = {}
@@ -115,6 +123,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
     st: int = 0
     fz: int = 0
     an: int = 0
+    tv: list = []
 
 
 class LatencyPhysics(Detector):
@@ -184,7 +193,7 @@ class LatencyPhysics(Detector):
     # ------------------------------------------------------------------------------------
     def observe(self, event, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         if type(event) is VpnLogin:
-            return self._located(event, state, ctx), []
+            return self._located(event, state, ctx)
         latency: Latency | None = event.latency
         if latency is None:
             return state, []
@@ -201,28 +210,51 @@ class LatencyPhysics(Detector):
         return (replace(state, **changes) if changes else state), signals
 
     # Located logins (for travel tolerance) -----------------------------------------------
-    def _located(self, event: VpnLogin, state: State, ctx: Context) -> State:
+    def _located(self, event: VpnLogin, state: State, ctx: Context) -> tuple[State, list[Signal]]:
         geo = event.geo
         if event.outcome != "success" or ctx.late:
-            return state
+            return state, []
         t = int(ctx.time or event.ts.timestamp())
         if event.anonymizer is not None:
+            if event.anonymizer.type == "relay":  # iCloud Private Relay, WARP: on by default, hides nobody's country
+                return state, []
             # Logins now hide behind a VPN/proxy: an older located login no longer says where they are.
             if t > state.an and not (self._own_networks and self._network_of(event.src_ip) in ("vpn_egress", "allowlisted")):
-                return replace(state, an=t)
-            return state
+                if state.tv:
+                    return replace(state, an=t, tv=[]), self._masked_travel(event, state, ctx, t)
+                return replace(state, an=t), []
+            return state, []
         if geo is None or geo.lat is None:
-            return state
+            return state, []
         loc = state.loc
         lat, lon = round(geo.lat * 100), round(geo.lon * 100)
         if loc and loc[0] == lat and loc[1] == lon:  # the same place again (most logins): refresh its time
-            return replace(state, loc=[lat, lon, loc[2], t]) if t > loc[3] else state
+            return (replace(state, loc=[lat, lon, loc[2], t], tv=[]) if t > loc[3] else state), []
         if loc and loc[3] > t:
-            return state
+            return state, []
         if self._own_networks and self._network_of(event.src_ip) in ("vpn_egress", "allowlisted"):
-            return state
+            return state, []
         accuracy = geo.accuracy_km if geo.accuracy_km is not None else self.p["default_accuracy_km"]
-        return replace(state, loc=[lat, lon, round(accuracy), t])
+        return replace(state, loc=[lat, lon, round(accuracy), t], tv=[]), []
+
+    def _masked_travel(self, event: VpnLogin, state: State, ctx: Context, t: int) -> list[Signal]:
+        """The measurement discounted as travel, judged again now that an anonymized login follows its login."""
+        when, vid, tenths = state.tv
+        employee = ctx.employee
+        home = employee.home if employee is not None else None
+        vantage = self._vantages.get(vid)
+        if home is None or home.lat is None or vantage is None or not 0 <= t - when <= self._window_s:
+            return []
+        r = tenths / 10
+        bound = r * KM_PER_RTT_MS
+        distance = _distance_km(home.lat, home.lon, vantage[0], vantage[1])
+        miss = distance - bound - self._margin
+        if miss <= 0:
+            return []
+        loc = state.loc
+        login = (loc[0] / 100, loc[1] / 100, float(loc[2]), (t - loc[3]) / 3600) if loc else None
+        return [self._infeasible(event, miss, distance, (vid, vantage, r, bound, 0.0), [], login, "masked", home,
+                                 pending_h=None)]
 
     def _recent_login(self, state: State, t: float) -> tuple[float, float, float, float] | None:
         loc = state.loc
@@ -280,6 +312,8 @@ class LatencyPhysics(Detector):
                 return
         elif state.fz:
             changes["fz"] = 0
+        if verdict == "agrees":  # judged again if the logins that follow are anonymized
+            changes["tv"] = [int(t), vid, round(r * 10)]
         worst = max(((_distance_km(home.lat, home.lon, c[1][0], c[1][1]) - c[3] - margin, c) for c in circles),
                     key=lambda item: item[0])
         signals.append(self._infeasible(event, worst[0], worst[0] + worst[1][3] + margin, worst[1], circles, login,

@@ -58,6 +58,26 @@ def test_a_business_trip_does_not_fire():
     assert signals == []
 
 
+def test_far_logins_from_a_device_never_used_at_home_are_no_trip():
+    # Two days at home on the usual laptop, then another machine logs in from London: one far day is enough,
+    # and the trip discount does not apply (foreign factor 0.75 only).
+    home = daily(CHICAGO, 2, per_day=1, device_id="laptop-1")
+    _, signals = feed(home + daily(LONDON, 1, start_day=3, per_day=4, device_id="desktop-x"))
+    assert [round(s.score, 2) for s in signals] == [0.75]
+    assert signals[0].data["device_never_near_home"] is True and "never used near home" in signals[0].summary
+
+
+def test_the_usual_laptop_abroad_a_listed_loaner_or_the_rule_off_stays_a_trip():
+    home = daily(CHICAGO, 2, per_day=1, device_id="laptop-1")
+    assert feed(home + daily(LONDON, 1, start_day=3, per_day=4, device_id="laptop-1"))[1] == []
+    loaner = home_employee("e1", CHICAGO, devices=["laptop-1", "Loaner-7"])
+    assert feed(home + daily(LONDON, 1, start_day=3, per_day=4, device_id="loaner-7"), employee=loaner)[1] == []
+    off = HomeMismatch(ORG, {"never_home_device": False})
+    assert feed(home + daily(LONDON, 1, start_day=3, per_day=4, device_id="desktop-x"), detector=off)[1] == []
+    # Without a device ever seen at home (a new hire abroad from day one) the three far days still decide.
+    assert feed(daily(LONDON, 2, per_day=4, device_id="desktop-x"))[1] == []
+
+
 @pytest.mark.parametrize("ip", ["192.0.2.8", "198.51.100.7"], ids=["corporate-vpn", "office-nat"])
 def test_organisation_networks_are_not_counted(ip):
     state, signals = feed(daily(SHENYANG, 7, ip=ip))

@@ -111,6 +111,36 @@ def test_a_direct_slip_then_vpn_logins_is_not_a_trip():
     assert "anonymizer" in s.summary
 
 
+def test_a_measurement_discounted_as_travel_is_judged_again_when_vpn_logins_follow_the_slip():
+    # The slip, then the one tight measurement (agrees with the slip: travel, 0.16), then the VPN is back:
+    # the same verdict as the previous test, given at the login because no tight measurement may follow.
+    astrill = {"type": "vpn", "provider": "Astrill"}
+    events = [vpn("e1", 0, "203.0.113.9", geo=geo(LONDON, 20)), rtt("lhr", 2.0, 0.5),
+              vpn("e1", 1, "198.51.100.77", geo=geo(CHICAGO, 20), anonymizer=astrill),
+              vpn("e1", 2, "198.51.100.77", geo=geo(CHICAGO, 20), anonymizer=astrill)]
+    state, signals = feed(events)
+    assert [(round(s.score, 2), s.data["located_login"]["verdict"]) for s in signals] == [(0.16, "agrees"),
+                                                                                          (0.8, "masked")]
+    assert "anonymizer" in signals[1].summary and signals[1].data["rtt_min_ms"] == 2.0 and state.tv == []
+
+
+def test_a_traveller_logging_in_directly_again_before_a_vpn_login_stays_a_traveller():
+    # Hard negative: the hotel login after the measurement shows they are still there; an evening VPN
+    # login afterwards re-judges nothing, and neither does the organisation's own VPN egress.
+    events = [vpn("e1", 0, "203.0.113.9", geo=geo(LONDON, 20)), rtt("lhr", 2.0, 0.5),
+              vpn("e1", 1, "192.0.2.10", geo=geo(CHICAGO, 20), anonymizer={"type": "vpn", "provider": "corp"}),
+              vpn("e1", 9, "203.0.113.9", geo=geo(LONDON, 20)),
+              vpn("e1", 12, "198.51.100.77", geo=geo(CHICAGO, 20), anonymizer={"type": "vpn", "provider": "Proton"})]
+    _, signals = feed(events)
+    assert [round(s.score, 2) for s in signals] == [0.16]
+    # iCloud Private Relay is on by default on ordinary devices: it masks nothing, before or after a measurement.
+    relay = {"type": "relay", "provider": "iCloud Private Relay"}
+    events = [vpn("e1", 0, "203.0.113.9", geo=geo(LONDON, 20)), rtt("lhr", 2.0, 0.5),
+              vpn("e1", 1, "172.226.0.9", geo=geo(CHICAGO, 20), anonymizer=relay), rtt("lhr", 2.0, 2)]
+    _, signals = feed(events)
+    assert [(round(s.score, 2), s.data["located_login"]["verdict"]) for s in signals] == [(0.16, "agrees")] * 2
+
+
 def test_traveller_whose_laptop_probes_before_the_first_login_abroad_is_not_a_proxy():
     # Last login at home 13 h ago (time enough to fly to London), the probe comes before the VPN login there.
     events = [vpn("e1", 0, "203.0.113.9", geo=geo(CHICAGO, 20)), rtt("lhr", 2.0, 13),
