@@ -24,10 +24,11 @@ from . import registry
 from .base import Context, Detector, KeyObservation, Org, Signal
 from .fusion import CaseChange, Fusion, FusionState
 
-STATE_VERSION: Final = 2  # 2: `seen` is packed bytes (was a list of ints)
+STATE_VERSION: Final = 3  # 3: `pos` added; 2: `seen` is packed bytes (was a list of ints)
 SEEN_IDS: Final = 16  # recently applied event ids remembered per employee, for idempotence
 DIGEST_BYTES: Final = 8
 _SEEN_KEEP: Final = (SEEN_IDS - 1) * DIGEST_BYTES
+MAX_SOURCES: Final = 8  # ordered sources (topic-partitions) whose position an employee state keeps
 _BLAKE2B_8: Final = hashlib.blake2b(digest_size=DIGEST_BYTES)  # copied per id: cheaper than parsing the parameters
 
 
@@ -39,6 +40,8 @@ class EmployeeState(msgspec.Struct, array_like=True):
     seen: bytes = b""  # 8-byte digests of recently applied event ids, oldest first (see `event_digest`)
     det: dict[str, Any] = {}  # detector id → its State struct
     fusion: FusionState = FusionState()
+    # Ordered source (a topic-partition, see `Engine.observe`) → (offset, timestamp s) of the newest record applied.
+    pos: dict[int, tuple[int, int]] = {}
 
 
 class DetectorError(NamedTuple):
@@ -129,13 +132,33 @@ class Engine:
         return EmployeeState(det={d.id: d.initial_state() for d in self.detectors if d.State is not None})
 
     # Per-employee ------------------------------------------------------------------------
-    def observe(self, event: Event, state: EmployeeState | None, employee: Employee | None) -> Step:
-        """Apply one telemetry event to its employee's state. The given state is not mutated."""
+    def observe(self, event: Event, state: EmployeeState | None, employee: Employee | None,
+                source: tuple[int, int, int] | None = None) -> Step:
+        """Apply one telemetry event to its employee's state. The given state is not mutated.
+
+        A repeated event is a duplicate and changes nothing. The last `SEEN_IDS` event ids
+        recognise one delivered or produced twice; a driver reading ordered sources also
+        passes `source` — (source id, offset, timestamp s), e.g. a Kafka topic-partition —
+        and a record at or before the newest applied from that source is a duplicate however
+        many came after it: a redelivery after a crash or a rebalance can hold more than
+        `SEEN_IDS` of one employee's events. A source's records must then be applied in
+        offset order (the worker does). The timestamp must not be newer either, so a topic
+        deleted and created again (offsets from 0, new timestamps) is not mistaken for one.
+        """
         state = state if state is not None else self.new_state()
         event_id = event.event_id or ""
         digest = event_digest(event_id)
         if state.seen.find(digest) >= 0 and seen_before(state.seen, digest):  # found anywhere, then aligned?
             return Step(state, [], [], [], True)
+        pos = state.pos
+        if source is not None:
+            applied = pos.get(source[0])
+            if applied is not None and source[1] <= applied[0] and source[2] <= applied[1]:
+                return Step(state, [], [], [], True)
+            pos = {k: v for k, v in pos.items() if k != source[0]}
+            pos[source[0]] = (source[1], source[2])
+            if len(pos) > MAX_SOURCES:  # partitions were added: the oldest-applied source goes
+                del pos[next(iter(pos))]
         if self.enrich is not None and type(event) in self._enriched:
             event = self.enrich(event)
         when = event.ts.timestamp()
@@ -169,7 +192,8 @@ class Engine:
                 continue
             for kind, value in keys:
                 observations.append(KeyObservation(detector_id, kind, value, event.employee_id, when, event_id))
-        new_state = replace(state, last=when if when > last else last, seen=state.seen[-_SEEN_KEEP:] + digest, det=det)
+        new_state = replace(state, last=when if when > last else last, seen=state.seen[-_SEEN_KEEP:] + digest, det=det,
+                            pos=pos)
         return Step(new_state, signals, observations, errors, False, when)
 
     # Per correlation key -------------------------------------------------------------------
@@ -205,14 +229,14 @@ class Engine:
 
     def decode_state(self, data: bytes) -> EmployeeState:
         version = msgspec.msgpack.decode(data, type=_StateVersion).v  # first: older layouts differ after it
-        if version == STATE_VERSION:
+        if version in (STATE_VERSION, 2):  # 2 ends before `pos`, which then decodes empty
             raw = msgspec.msgpack.decode(data, type=_RawEmployeeState)
         elif version == 1:  # a changelog written before the upgrade: converted exactly, so duplicates stay known
             old = msgspec.msgpack.decode(data, type=_RawEmployeeStateV1)
             seen = b"".join(digest.to_bytes(DIGEST_BYTES, "big", signed=True) for digest in old.seen)
-            raw = _RawEmployeeState(STATE_VERSION, old.last, seen, old.det, old.fusion)
+            raw = _RawEmployeeState(STATE_VERSION, old.last, seen, old.det, old.fusion, {})
         else:
-            raise ValueError(f"employee state version {version} is not supported (expected {STATE_VERSION} or 1)")
+            raise ValueError(f"employee state version {version} is not supported (expected {STATE_VERSION}, 2 or 1)")
         det: dict[str, Any] = {}
         for detector_id, value in raw.det.items():
             detector = self.by_id.get(detector_id)
@@ -221,7 +245,7 @@ class Engine:
         for detector in self.detectors:  # detectors enabled since the state was written start fresh
             if detector.State is not None and detector.id not in det:
                 det[detector.id] = detector.initial_state()
-        return EmployeeState(v=STATE_VERSION, last=raw.last, seen=raw.seen, det=det, fusion=raw.fusion)
+        return EmployeeState(v=STATE_VERSION, last=raw.last, seen=raw.seen, det=det, fusion=raw.fusion, pos=raw.pos)
 
     def encode_key_state(self, state: Any) -> bytes:
         return msgspec.msgpack.encode(state)
@@ -240,6 +264,7 @@ class _RawEmployeeState(msgspec.Struct, array_like=True):
     seen: bytes
     det: dict[str, msgspec.Raw]
     fusion: FusionState
+    pos: dict[int, tuple[int, int]] = {}
 
 
 class _RawEmployeeStateV1(msgspec.Struct, array_like=True):

@@ -75,11 +75,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import gc
 import heapq
 import logging
 import sys
 import time
+import zlib
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -780,6 +782,12 @@ class _Pending:
         self.blocked_since: float | None = None  # monotonic time the partition started waiting for a topic
 
 
+@functools.cache
+def source_id(tp) -> int:
+    """A topic-partition's id in employee states: stable across processes and restarts (CRC-32 of "topic/partition")."""
+    return zlib.crc32(f"{tp.topic}/{tp.partition}".encode())
+
+
 class _Work:
     """One partition of one batch: states loaded once, written once; observations and signals sent once."""
 
@@ -821,7 +829,10 @@ class _Work:
         if record.key is None or record.key != employee_id.encode():
             worker._reject(tp, record, _key_mismatch(record.key, employee_id))
             return None
-        step = self.engine.observe(event, self.state(employee_id), worker._employee(employee_id))
+        # The record's place in its topic-partition: a redelivery (after a crash or a rebalance) of events
+        # this state already holds is recognised however many there are (`Engine.observe`).
+        source = (source_id(tp), record.offset, record.timestamp // 1000) if record.timestamp is not None else None
+        step = self.engine.observe(event, self.state(employee_id), worker._employee(employee_id), source)
         if step.duplicate:
             self.counters.duplicates += 1
             self.outcomes[(tp.topic, "duplicate")] += 1

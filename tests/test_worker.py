@@ -424,3 +424,46 @@ def test_sigterm_commits_what_was_processed_since_the_last_periodic_commit(kafka
         code = worker.stop()
     assert code == 0, worker.output()[-4000:]
     assert lag(config) == 0, f"uncommitted after SIGTERM: {lag(config, per_partition=True)}"
+
+
+def test_a_redelivery_of_everything_changes_no_employee_state(kafka_bootstrap, topic_prefix, tmp_path):
+    """The group's offsets deleted after a run, the worker reads every record again: each is a duplicate.
+
+    Forty events of one employee: more than the event ids an employee state remembers
+    (`SEEN_IDS`), so only the state's position in each topic-partition recognises the first
+    ones; what a crash or a rebalance redelivers, at up to a commit interval, is the same.
+    """
+    text, config = worker_config(kafka_bootstrap, topic_prefix)
+    home = {k: CHICAGO[k] for k in ("city", "country", "lat", "lon")}
+    records = [line("employee", "r-1", home=home, timezone="America/Chicago")]
+    for i in range(40):
+        records.append(line("vpn_login", "r-1", 1 + i, event_id=f"r-1-vpn-{i}", src_ip="24.12.7.3", geo=geo(CHICAGO)))
+        if i % 2:
+            records.append(line("device_snapshot", "r-1", 1.5 + i, event_id=f"r-1-dev-{i}", device_id="lt-r-1",
+                                processes=["chrome", "slack"]))
+    create_topics(config)
+    produce(config, as_kafka(records))
+
+    def run(name: str) -> tuple[dict, int]:
+        directory = tmp_path / name
+        directory.mkdir()
+        worker = RunningWorker(directory, text)
+        try:
+            wait_drained(config, worker)
+        finally:
+            code = worker.stop()
+        assert code == 0, worker.output()[-4000:]
+        state = worker_states(config)["r-1"]
+        return (state.last, state.seen, state.det, state.pos), len(read_topic(kafka_bootstrap, config.topics.alerts))
+
+    first, findings = run("first")
+    assert len(first[3]) == 2  # positions in the vpn and the device topic-partitions
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.delete_groups([config.worker.app_id])
+    finally:
+        admin.close()
+    assert lag(config) is None  # the group's offsets are gone: the next worker starts from the first records
+    again, findings_again = run("again")
+    assert again == first
+    assert findings_again == findings
