@@ -188,6 +188,16 @@ def case_states(states: dict[str, object]) -> dict[str, tuple]:
             for employee_id, s in states.items() if s.fusion.case.number}
 
 
+def applied_states(states: dict[str, object]) -> dict[str, tuple]:
+    """Employee → what its own events made of its state: newest event time, applied event ids, detector states.
+
+    Unlike the case (`case_states`), none of it depends on when cross-employee signals
+    arrive, so a worker's final states equal replay's exactly; an event lost, or applied
+    twice, shows here.
+    """
+    return {employee_id: (s.last, s.seen, s.det) for employee_id, s in states.items()}
+
+
 def worker_states(config) -> dict[str, object]:
     """The worker's final employee states, read back from its table's changelog (latest record per key)."""
     latest = {}
@@ -290,7 +300,9 @@ def test_worker_finds_the_same_cases_as_replay_and_commits_on_sigterm(kafka_boot
     findings = [json.loads(r.value) for r in alerts]
     assert all(r.key.decode() == f["actor"]["user"]["uid"] for r, f in zip(alerts, findings, strict=True))
     assert cases_in_findings(findings) == expected_cases
-    assert case_states(worker_states(config)) == expected_states
+    final_states = worker_states(config)
+    assert case_states(final_states) == expected_states
+    assert applied_states(final_states) == applied_states(replay_states)
     assert read_topic(kafka_bootstrap, config.topics.dlq) == []
 
 
