@@ -156,6 +156,16 @@ def wait_drained(config, worker: RunningWorker, timeout_s: float = TIMEOUT_S) ->
                          f"{worker.output()[-4000:]}")
 
 
+def run_until_drained(folder: Path, config_text: str, config) -> None:
+    """Run `telltales worker` in `folder` until its input is committed, stop it with SIGTERM; it must exit 0."""
+    worker = RunningWorker(folder, config_text)
+    try:
+        wait_drained(config, worker)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.output()[-4000:]
+
+
 def read_topic(bootstrap: str, topic: str) -> list:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000)
     try:
@@ -288,12 +298,7 @@ def test_worker_finds_the_same_cases_as_replay_and_commits_on_sigterm(kafka_boot
     telemetry = [r for r in records if r["event_type"] != "employee"]
     directory = [r for r in records if r["event_type"] == "employee"]
     produce(config, as_kafka(telemetry) + as_kafka(directory))
-    worker = RunningWorker(tmp_path, text)
-    try:
-        wait_drained(config, worker)
-    finally:
-        code = worker.stop()
-    assert code == 0, worker.output()[-4000:]
+    run_until_drained(tmp_path, text, config)
     assert lag(config) == 0, "offsets must be committed on SIGTERM"
 
     alerts = read_topic(kafka_bootstrap, config.topics.alerts)
@@ -457,14 +462,8 @@ def test_a_redelivery_of_everything_changes_no_employee_state(kafka_bootstrap, t
     produce(config, as_kafka(records))
 
     def run(name: str) -> tuple[dict, int]:
-        directory = tmp_path / name
-        directory.mkdir()
-        worker = RunningWorker(directory, text)
-        try:
-            wait_drained(config, worker)
-        finally:
-            code = worker.stop()
-        assert code == 0, worker.output()[-4000:]
+        (tmp_path / name).mkdir()
+        run_until_drained(tmp_path / name, text, config)
         state = worker_states(config)["r-1"]
         return (state.last, state.seen, state.det, state.pos), len(read_topic(kafka_bootstrap, config.topics.alerts))
 
