@@ -83,6 +83,7 @@ import sys
 import time
 import zlib
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -117,6 +118,7 @@ PAUSE_AT: Final = 10_000  # a telemetry topic-partition this far ahead of its pa
 RESUME_AT: Final = 2_000  # ... until its buffer is down to this
 SWEEP_INTERVAL_S: Final = 1.0   # wall-clock period of the sweep timer
 MAX_POLL_RECORDS: Final = 5_000  # records per fetch (one batch): bounds a batch's latency and memory
+SLICE_RECORDS: Final = 500  # records applied between event-loop yields (each slice's states written at its end)
 DIRECTORY_CACHE: Final = 65_536  # decoded directory records kept in memory
 STATE_CACHE: Final = 20_000  # decoded employee states kept between batches (the table holds them all, encoded)
 KEY_SEPARATOR: Final = b"\x1f"
@@ -186,7 +188,8 @@ class Worker:
         self.app.conf  # noqa: B018 — Faust checks its settings lazily; a bad value must fail here, in one line
         self.scope = PartitionScope()
         self.outbox = self.app.outbox = Outbox(self.app, {name: self.topology.partitions for name in (
-            self.topology.alerts, self.topology.dlq, self.topology.signals, *self.topology.keys.values())})
+            self.topology.alerts, self.topology.dlq, self.topology.signals, *self.topology.keys.values())},
+            express=(self.topology.alerts, self.topology.signals, *self.topology.keys.values()))
         self._decoders = {topic: Decoder(event_type, max_event_bytes=config.decode.max_event_bytes)
                           for topic, event_type in self.topology.telemetry.items()}
         self._directory_decoder = Decoder("employee", max_event_bytes=config.decode.max_event_bytes)
@@ -199,6 +202,9 @@ class Worker:
         self._ready: set[int] = set()
         self._assigned_at = 0.0
         self._pending: dict[int, _Pending] = {}  # partition → telemetry and signals fetched, not yet applied
+        self._unsent_findings = 0  # findings queued in the outbox since the last mid-batch flush
+        self._employee_acks, self._key_acks = _AckAfterFlush(self.outbox), _AckAfterFlush(self.outbox)
+        self._applying = asyncio.Lock()  # the agent and the timer apply buffered records one at a time, in order
         self._received_next: dict[Any, int] = {}  # topic-partition → offset after the last record the agents got
         self._paused: set[Any] = set()  # telemetry topic-partitions paused because they ran ahead (`_flow`)
         self._tps_of: dict[int, list[Any]] = {}
@@ -272,9 +278,9 @@ class Worker:
                 self.app.drop(batch)
                 continue
             processed = await self.employee_batch(batch)
-            await self.outbox.flush()  # outputs and changelogs enqueued before their inputs are acked
-            self._ack(processed)
-            self.app.release(batch)  # records still buffered stay uncommitted until they are processed
+            # Outputs and changelogs are enqueued before their inputs are acked; records still buffered stay
+            # uncommitted until they are processed.
+            await self._employee_acks.after_flush(functools.partial(self._ack_and_release, processed, batch))
 
     async def _keys_agent(self, stream) -> None:
         async for batch in stream:
@@ -282,17 +288,16 @@ class Worker:
                 self.app.drop(batch)
                 continue
             self.key_batch(batch)
-            await self.outbox.flush()
-            self.app.ack(batch)
+            await self._key_acks.after_flush(functools.partial(self.app.ack, batch))
 
     async def _sweep_timer(self) -> None:
         if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
             return
         self._new_generation_check()
         processed = []
-        for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
-            processed += self._drain(partition)
-            await asyncio.sleep(0)
+        async with self._applying:
+            for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
+                processed += await self._drain(partition)
         self._flow()
         now = self._sweep_clock()
         if now is not None and (now > self._swept_at or (self._resweep and now >= self._swept_at)):
@@ -300,6 +305,10 @@ class Worker:
         self._gauges()
         await self.outbox.flush()
         self._ack(processed)
+
+    def _ack_and_release(self, processed: list[tuple[Any, list[Any]]], batch: Batch) -> None:
+        self._ack(processed)
+        self.app.release(batch)
 
     def _ack(self, processed: list[tuple[Any, list[Any]]]) -> None:
         ack = self.app.ack_records
@@ -312,9 +321,10 @@ class Worker:
 
         Returns the records processed (per topic-partition, for the caller to ack after it
         flushed the outbox). Telemetry waits in per-partition buffers until it can be merged
-        across topics in timestamp order (`_drain`). Each partition is applied without a
-        pause (no other task sees half-written state); between partitions the event loop
-        runs other tasks (timers, the web server).
+        across topics in timestamp order (`_drain`). Each slice of a partition's records
+        (`SLICE_RECORDS`) is applied without a pause and its states written at its end (no
+        other task sees half-written state); after each slice the findings it raised are sent
+        at once, and the event loop runs other tasks (timers, the keys agent, the web server).
         """
         self._new_generation_check(batch.generation)
         self.counters.batches += 1
@@ -347,9 +357,9 @@ class Worker:
                 queue.extend(records)
                 pending.size += len(records)
             touched.add(tp.partition)
-        for partition in sorted(touched):
-            processed += self._drain(partition)
-            await asyncio.sleep(0)
+        async with self._applying:
+            for partition in sorted(touched):
+                processed += await self._drain(partition)
         self._flow()
         return processed
 
@@ -381,7 +391,7 @@ class Worker:
             consumer.resume_partitions(resume)
             self._paused.difference_update(resume)
 
-    def _drain(self, partition: int) -> list[tuple[Any, list[Any]]]:
+    async def _drain(self, partition: int) -> list[tuple[Any, list[Any]]]:
         """Apply what one partition can apply now; return the records applied, per topic-partition.
 
         Telemetry goes in Kafka-timestamp order across the three topics (ties in topic
@@ -406,7 +416,13 @@ class Worker:
             del self._pending[partition]
         if not items:
             return []
-        self._process_partition(partition, items)
+        for start in range(0, len(items), SLICE_RECORDS):
+            self._process_partition(partition, items[start:start + SLICE_RECORDS])
+            if self._unsent_findings:  # they leave now, not after the rest of the batch (with the express lane)
+                self._unsent_findings = 0
+                await self.outbox.flush(express_only=True)
+            else:
+                await asyncio.sleep(0)
         by_tp: dict[Any, list[Any]] = {}
         for tp, record in items:
             group = by_tp.get(tp)
@@ -703,6 +719,7 @@ class Worker:
             self.counters.findings[change.activity] += 1
             finding = self.builder.build(change)
             self.outbox.send(self.topology.alerts, key, encode_finding(finding))
+            self._unsent_findings += 1
             self.metrics.finding_record(finding)
             if self._evidence_time is not None:
                 self.metrics.latency(time.time() - self._evidence_time)
@@ -768,6 +785,35 @@ class Worker:
             if server is not None:
                 server.shutdown()
         return 0
+
+
+class _AckAfterFlush:
+    """Acks an agent's batch once its outputs are with the producer, while the agent goes on with the next batch.
+
+    The express lane (findings, cross-employee hops) is flushed at once; the changelogs'
+    lane waits for the produce request in flight (aiokafka sends one per broker at a time),
+    up to a request's round trip per batch that the agent would otherwise sit out. One
+    batch at a time waits here (back-pressure); until it is acked and released, a
+    rebalance or shutdown waits for it (`BatchApp.release`).
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._waiting: asyncio.Future | None = None
+
+    async def after_flush(self, ack: Callable[[], None]) -> None:
+        await self.outbox.flush(express_only=True)
+        if self._waiting is not None:
+            await self._waiting  # the batch before: a failed flush raises here, in the agent
+        self._waiting = asyncio.ensure_future(self._flush_then(ack))
+
+    async def _flush_then(self, ack: Callable[[], None]) -> None:
+        try:
+            await self.outbox.flush()
+        except BaseException as exc:  # no commit may pass it: the next one crashes the worker (`Outbox.settled`)
+            self.outbox.failure = self.outbox.failure or exc
+            raise
+        ack()
 
 
 class _Pending:
