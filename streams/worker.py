@@ -118,7 +118,6 @@ PAUSE_AT: Final = 10_000  # a telemetry topic-partition this far ahead of its pa
 RESUME_AT: Final = 2_000  # ... until its buffer is down to this
 SWEEP_INTERVAL_S: Final = 1.0   # wall-clock period of the sweep timer
 MAX_POLL_RECORDS: Final = 5_000  # records per fetch (one batch): bounds a batch's latency and memory
-SLICE_RECORDS: Final = 500  # records applied between event-loop yields (each slice's states written at its end)
 DIRECTORY_CACHE: Final = 65_536  # decoded directory records kept in memory
 STATE_CACHE: Final = 20_000  # decoded employee states kept between batches (the table holds them all, encoded)
 KEY_SEPARATOR: Final = b"\x1f"
@@ -204,7 +203,6 @@ class Worker:
         self._pending: dict[int, _Pending] = {}  # partition → telemetry and signals fetched, not yet applied
         self._unsent_findings = 0  # findings queued in the outbox since the last mid-batch flush
         self._employee_acks, self._key_acks = _AckAfterFlush(self.outbox), _AckAfterFlush(self.outbox)
-        self._applying = asyncio.Lock()  # the agent and the timer apply buffered records one at a time, in order
         self._received_next: dict[Any, int] = {}  # topic-partition → offset after the last record the agents got
         self._paused: set[Any] = set()  # telemetry topic-partitions paused because they ran ahead (`_flow`)
         self._tps_of: dict[int, list[Any]] = {}
@@ -213,6 +211,7 @@ class Worker:
         self._newest: dict[Any, float] = {}
         self._swept_at = 0.0
         self._quiet_ticks = 0
+        self._gc_frozen = False
         self._resweep = False  # evidence older than the last sweep was fused since: sweep again at the clock
         self._farm_cases = (0, 0)  # open cases linked to a laptop farm, distinct farm groups (as of the last sweep)
         self._define(self.app)
@@ -295,11 +294,13 @@ class Worker:
             return
         self._new_generation_check()
         processed = []
-        async with self._applying:
-            for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
-                processed += await self._drain(partition)
+        for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
+            processed += self._drain(partition)
+            await asyncio.sleep(0)
         self._flow()
         now = self._sweep_clock()
+        if self._quiet_ticks >= 2 and self.counters.records and not self._gc_frozen:
+            self._freeze_gc()
         if now is not None and (now > self._swept_at or (self._resweep and now >= self._swept_at)):
             self.sweep(now)
         self._gauges()
@@ -321,10 +322,10 @@ class Worker:
 
         Returns the records processed (per topic-partition, for the caller to ack after it
         flushed the outbox). Telemetry waits in per-partition buffers until it can be merged
-        across topics in timestamp order (`_drain`). Each slice of a partition's records
-        (`SLICE_RECORDS`) is applied without a pause and its states written at its end (no
-        other task sees half-written state); after each slice the findings it raised are sent
-        at once, and the event loop runs other tasks (timers, the keys agent, the web server).
+        across topics in timestamp order (`_drain`). Each partition is applied without a
+        pause (no other task sees half-written state); after each, the findings it raised are
+        sent at once, and the event loop runs other tasks (timers, the keys agent, the web
+        server).
         """
         self._new_generation_check(batch.generation)
         self.counters.batches += 1
@@ -357,9 +358,13 @@ class Worker:
                 queue.extend(records)
                 pending.size += len(records)
             touched.add(tp.partition)
-        async with self._applying:
-            for partition in sorted(touched):
-                processed += await self._drain(partition)
+        for partition in sorted(touched):
+            processed += self._drain(partition)
+            if self._unsent_findings:  # they leave now, not after the batch's other partitions
+                self._unsent_findings = 0
+                await self.outbox.flush(express_only=True)
+            else:
+                await asyncio.sleep(0)
         self._flow()
         return processed
 
@@ -391,7 +396,7 @@ class Worker:
             consumer.resume_partitions(resume)
             self._paused.difference_update(resume)
 
-    async def _drain(self, partition: int) -> list[tuple[Any, list[Any]]]:
+    def _drain(self, partition: int) -> list[tuple[Any, list[Any]]]:
         """Apply what one partition can apply now; return the records applied, per topic-partition.
 
         Telemetry goes in Kafka-timestamp order across the three topics (ties in topic
@@ -416,13 +421,7 @@ class Worker:
             del self._pending[partition]
         if not items:
             return []
-        for start in range(0, len(items), SLICE_RECORDS):
-            self._process_partition(partition, items[start:start + SLICE_RECORDS])
-            if self._unsent_findings:  # they leave now, not after the rest of the batch (with the express lane)
-                self._unsent_findings = 0
-                await self.outbox.flush(express_only=True)
-            else:
-                await asyncio.sleep(0)
+        self._process_partition(partition, items)
         by_tp: dict[Any, list[Any]] = {}
         for tp, record in items:
             group = by_tp.get(tp)
@@ -765,6 +764,18 @@ class Worker:
         almost nothing.
         """
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+
+    def _freeze_gc(self) -> None:
+        """Collect once and exempt what survives from later collections, the first time the worker is idle.
+
+        What start-up leaves (Faust, aiokafka, the directory read) was otherwise traversed by
+        the first gen-1 collection, which came with the first live events: a 0.2–1.1 s pause
+        within seconds of the first findings in each of five timed latency runs
+        (`bench_latency.py --samples`).
+        """
+        self._gc_frozen = True
+        gc.collect()
+        gc.freeze()
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (Faust's worker handles both: finish the batch, commit, leave the group)."""
