@@ -360,6 +360,16 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         self._n_acked += 1
             notify(self._waiting_for_ack)
 
+    async def commit_and_end_transactions(self) -> None:
+        """The commit of a stop or rebalance, once any commit in flight has finished.
+
+        Faust's `commit()` returns without committing while another commit runs (it waits
+        for that one instead), and that one may have taken its offsets before the last
+        batch was acked: at a stop, those acks would be left uncommitted.
+        """
+        await self.maybe_wait_for_commit_to_finish()
+        await super().commit_and_end_transactions()
+
     async def _commit(self, offsets: Any) -> bool:
         # Faust flushed the producer just before; never commit past an output that failed to send.
         outbox = getattr(self.app, "outbox", None)
