@@ -769,8 +769,8 @@ class Worker:
         """Collect once and exempt what survives from later collections, the first time the worker is idle.
 
         What start-up leaves (Faust, aiokafka, the directory read) was otherwise traversed by
-        the first gen-1 collection, which came with the first live events: a 0.2–1.1 s pause
-        within seconds of the first findings in each of five timed latency runs
+        the first gen-1 collection, which came with the first live events: a 0.16–1.08 s
+        pause within 8 s of the first finding in each of nine timed latency runs
         (`bench_latency.py --samples`).
         """
         self._gc_frozen = True
