@@ -4,18 +4,18 @@ Each test streams the worker test's data set (a simulated organisation with plan
 laptop-farm stories) into Kafka in chunks, injects the fault while the stream is still
 being produced and processed, lets the worker (or its successor) drain everything, and
 checks that every employee's final case — number, open or closed, risk band,
-contributing detectors — is the one replay computes from the same records, and that
-the findings name the same cases. Consumer-group session timeouts are short (6 s, the
-broker's minimum) so that a dead member's partitions move quickly.
+contributing detectors — is the one replay computes from the same records, that the
+findings name the same cases, and that every employee's final state is made of each of
+its events exactly once (the workers trace the order they applied events in).
+Consumer-group session timeouts are short (6 s, the broker's minimum) so that a dead
+member's partitions move quickly.
 """
 
 from __future__ import annotations
 
 import json
-import textwrap
 import threading
 import time
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -27,7 +27,8 @@ from telltales.schemas.events import Employee
 from telltales.streams.localkafka import LocalKafka
 from telltales.streams.topics import create_topics
 from test_worker import (PARTITIONS, RunningWorker, applied_states, as_kafka, case_states, cases_in_findings, data_set,
-                         lag, produce, read_topic, replay_run, wait_drained, worker_config, worker_states)
+                         lag, observed, produce, read_topic, replay_run, wait_drained, worker_config,
+                         worker_states)
 from test_worker_ops import free_ports, get_health, with_ports
 
 pytestmark = pytest.mark.kafka
@@ -143,93 +144,37 @@ def assert_same_cases(config, expected_cases: dict, expected_states: dict) -> No
     assert read_topic(bootstrap, config.topics.dlq) == []
 
 
-# `telltales worker`, with every `Engine.observe` call written to observed.jsonl in its working directory:
-# employee, event id, source position, whether it was a duplicate, and on an employee's first event in this
-# process the positions of the state it started from (what the changelog gave it).
-TRACING_WORKER = textwrap.dedent("""
-    import json, sys
-    from telltales.detectors.engine import Engine
-    from telltales.streams import cli
+def applied_order(*traces: list[dict]) -> dict[str, list[str]]:
+    """Employee → the event ids its final state is made of, in the order they were applied, from workers' traces.
 
-    observe, out, started = Engine.observe, open("observed.jsonl", "a", buffering=1), set()
-
-    def traced(self, event, state, employee, source=None):
-        step = observe(self, event, state, employee, source)
-        line = {"employee": event.employee_id, "id": event.event_id, "source": source, "duplicate": step.duplicate}
-        if event.employee_id not in started:
-            started.add(event.employee_id)
-            line["start"] = None if state is None else {str(k): v for k, v in state.pos.items()}
-        out.write(json.dumps(line) + "\\n")
-        return step
-
-    Engine.observe = traced
-    sys.exit(cli.main(["worker", "--config", sys.argv[1], "--no-web", "--loglevel", "warning"]))
-""")
-
-
-def observed(folder: Path) -> list[dict]:
-    """A tracing worker's observe calls, in order (a line cut short by SIGKILL is left out)."""
-    text = (folder / "observed.jsonl").read_text("utf-8")
-    return [json.loads(line) for line in text.split("\n")[:-1]]
-
-
-def applied_order(first: list[dict], second: list[dict]) -> dict[str, list[str]]:
-    """Employee → the event ids its final state is made of, in the order they were applied.
-
-    The first worker's applications count up to the position the second worker found in the
-    employee's state (its changelog record; what came after was lost with the process and
-    is applied again by the second), then the second worker's own.
+    The workers' calls are merged by wall time (one machine, one clock; a partition's owners
+    change seconds apart). An employee's applications are kept while each next worker
+    continues the state they made; when a worker starts from a state that holds less (the
+    changelog record it read: what came after was lost with a killed process, or not yet
+    written), the applications past that state's positions are dropped — that worker
+    applies them again.
     """
-    start = {line["employee"]: line["start"] for line in second if "start" in line}
-    order: dict[str, list[str]] = {}
-    for line in first:
-        employee = line["employee"]
-        if line["duplicate"]:
-            continue
-        if employee in start:
-            kept = (start[employee] or {}).get(str(line["source"][0]))
-            if kept is None or line["source"][1] > kept[0]:
-                continue
-        order.setdefault(employee, []).append(line["id"])
-    for line in second:
+    order: dict[str, list[tuple[str, int, str]]] = {}
+    for line in sorted((line for trace in traces for line in trace), key=lambda line: line["t"]):
+        applied = order.setdefault(line["employee"], [])
+        start = line.get("start")
+        if start is not None:
+            applied[:] = [(source, offset, i) for source, offset, i in applied if offset <= start.get(source, -1)]
         if not line["duplicate"]:
-            order.setdefault(line["employee"], []).append(line["id"])
-    return order
+            applied.append((str(line["source"][0]), line["source"][1], line["id"]))
+    return {employee: [i for _, _, i in applied] for employee, applied in order.items()}
 
 
-def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(kafka_bootstrap, topic_prefix,
-                                                                                 tmp_path):
-    """Cases as replay's, and every employee's state made of each of its events exactly once.
+def assert_each_event_applied_once(config, *workers: RunningWorker) -> None:
+    """Every employee's final state is the engine run over its events, each once, in the order the workers applied them.
 
-    After a restart, and whenever records of one employee on two topics reach the worker
-    in different fetches while they are being produced, the worker can apply them in
-    another order than the file's, so its detector states can differ from replay's in
-    order-dependent details (running means in the last digits, a count). The test
-    therefore traces the order both workers applied events in and checks that the final
-    states are exactly the engine's over that order: nothing lost, nothing applied twice.
+    While records are being produced, and after a restart or a hand-over, the worker can apply
+    one employee's records of two topics in another order than the file's (`streams/worker.py`,
+    processing order), so its detector states can differ from replay's in order-dependent
+    details (a running mean's last digits, a count); the cases cannot. This checks what
+    the guarantees promise of the states: nothing lost, nothing applied twice.
     """
-    text, config, stream, expected_cases, expected_states = setup(kafka_bootstrap, topic_prefix)
-    (tmp_path / "first").mkdir()
-    (tmp_path / "second").mkdir()
-    first = RunningWorker(tmp_path / "first", text, script=TRACING_WORKER)
-    second = None
-    try:
-        start_stream(config, stream, first)
-        wait_mid_stream(stream)
-        first.proc.kill()  # SIGKILL: no commit, no leaving the group, output in flight lost or not
-        first.proc.wait(10)
-        produced_at_kill, lag_at_kill = stream.sent, lag(config)
-        second = RunningWorker(tmp_path / "second", text, script=TRACING_WORKER)
-        stream.finish()
-        wait_drained(config, second)
-    finally:
-        first.stop()
-        code = second.stop() if second else None
-    assert produced_at_kill < len(stream.records) and lag_at_kill, "the kill must come mid-stream"
-    assert code == 0, second.output()[-4000:]
-    assert_same_cases(config, expected_cases, expected_states)
-
-    order = applied_order(observed(tmp_path / "first"), observed(tmp_path / "second"))
+    order = applied_order(*(observed(worker.folder) for worker in workers))
     records, _ = data_set()
     decoder, employees, events = Decoder(), {}, {}
     for record in records:
@@ -248,19 +193,46 @@ def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(
     assert applied_states(worker_states(config)) == applied_states(rebuilt)
 
 
+def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(kafka_bootstrap, topic_prefix,
+                                                                                 tmp_path):
+    text, config, stream, expected_cases, expected_states = setup(kafka_bootstrap, topic_prefix)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = RunningWorker(tmp_path / "first", text, trace=True)
+    second = None
+    try:
+        start_stream(config, stream, first)
+        wait_mid_stream(stream)
+        first.proc.kill()  # SIGKILL: no commit, no leaving the group, output in flight lost or not
+        first.proc.wait(10)
+        produced_at_kill, lag_at_kill = stream.sent, lag(config)
+        second = RunningWorker(tmp_path / "second", text, trace=True)
+        stream.finish()
+        wait_drained(config, second)
+    finally:
+        first.stop()
+        code = second.stop() if second else None
+    assert produced_at_kill < len(stream.records) and lag_at_kill, "the kill must come mid-stream"
+    assert code == 0, second.output()[-4000:]
+    assert_same_cases(config, expected_cases, expected_states)
+
+    assert_each_event_applied_once(config, first, second)
+
+
 def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing_is_lost(kafka_bootstrap,
                                                                                          topic_prefix, tmp_path):
     text, config, stream, expected_cases, expected_states = setup(kafka_bootstrap, topic_prefix)
     (tmp_path / "leaving").mkdir()
     (tmp_path / "staying").mkdir()
     (leaving_web, leaving_metrics, staying_web, staying_metrics) = free_ports(4)
-    leaving = RunningWorker(tmp_path / "leaving", with_ports(text, leaving_web, leaving_metrics), web=True)
+    leaving = RunningWorker(tmp_path / "leaving", with_ports(text, leaving_web, leaving_metrics), web=True, trace=True)
     staying = None
     try:
         # The second worker joins while the first is starting: the rebalance during start-up, and the SIGTERM
         # hand-over mid-stream, each seek input partitions while records are fetched (see BatchConsumer.perform_seek).
         time.sleep(JOIN_AFTER_S)
-        staying = RunningWorker(tmp_path / "staying", with_ports(text, staying_web, staying_metrics), web=True)
+        staying = RunningWorker(tmp_path / "staying", with_ports(text, staying_web, staying_metrics), web=True,
+                                trace=True)
         start_stream(config, stream, leaving)
         wait_mid_stream(stream)
         shares = wait_health(lambda shares: sum(shares) == PARTITIONS and 0 not in shares, leaving_web, staying_web)
@@ -276,6 +248,7 @@ def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing
     assert len(shares) == 2  # both workers held partitions before one left ...
     assert produced_at_stop < len(stream.records)  # ... mid-stream
     assert_same_cases(config, expected_cases, expected_states)
+    assert_each_event_applied_once(config, leaving, staying)
 
 
 @pytest.mark.slow
@@ -285,7 +258,7 @@ def test_the_worker_rides_out_a_broker_restart_mid_stream(topic_prefix, tmp_path
     try:
         broker.start()
         text, config, stream, expected_cases, expected_states = setup(broker.bootstrap, topic_prefix)
-        worker = RunningWorker(tmp_path, text)
+        worker = RunningWorker(tmp_path, text, trace=True)
         start_stream(config, stream, worker)
         produced_at_restart = wait_mid_stream(stream)
         stream.hold()
@@ -297,6 +270,7 @@ def test_the_worker_rides_out_a_broker_restart_mid_stream(topic_prefix, tmp_path
         assert code == 0, worker.output()[-4000:]
         assert produced_at_restart < len(stream.records)
         assert_same_cases(config, expected_cases, expected_states)
+        assert_each_event_applied_once(config, worker)
     finally:
         if worker is not None:
             worker.stop()
