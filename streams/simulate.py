@@ -3,14 +3,14 @@
 The organisation: employees living in real cities (mostly US, plus a normal international
 workforce), hybrid office workers behind office NAT, the organisation's own VPN egress,
 business travel (flights at airliner speeds, hotel networks, device time-zone changes, now
-and then a team offsite in one hotel), weekends and public holidays, DHCP address changes,
-device replacements, IT staff with approved remote-support tools, couples sharing a home
-network, flaky Wi-Fi, mobile hotspots, privacy VPNs and iCloud Private Relay, bilingual
-keyboard layouts, people far from every vantage point. Latency follows physics
-(`telltales.detectors.geo`): a round trip from the device to a vantage point is at least
-the fibre bound over the great-circle path (through any VPN exit on the way), times a
-route inflation of 1.2–2.0, plus access delay and jitter; `input_ms` of a person at the
-device is that round trip plus 2–8 ms of local echo.
+and then a team offsite in one hotel, some travellers' second, unlisted device), weekends
+and public holidays, DHCP address changes, device replacements, IT staff with approved
+remote-support tools, couples sharing a home network, flaky Wi-Fi, mobile hotspots, privacy
+VPNs and iCloud Private Relay, bilingual keyboard layouts, people far from every vantage
+point. Latency follows physics (`telltales.detectors.geo`): a round trip from the device to
+a vantage point is at least the fibre bound over the great-circle path (through any VPN exit
+on the way), times a route inflation of 1.2–2.0, plus access delay and jitter; `input_ms` of
+a person at the device is that round trip plus 2–8 ms of local echo.
 
 Planted operatives (about 0.5–1 % of employees; at least one of each kind from 200
 employees up), each mixing weak tells; every parameter is drawn per seed:
