@@ -337,9 +337,9 @@ class Internal:
 
     Once the telemetry is applied no new observations are made, but the cross-employee
     work they started is still to do (the key agent's folds, the signals fused back): a
-    rate that stopped counting there would leave that work out. A thread polls the
-    topics' end offsets; they are drained when two polls 0.2 s apart, both begun after the
-    telemetry was done, agree and the agents have processed up to them.
+    rate that stopped counting there would leave that work out. Once the telemetry is done
+    (`start`), a thread polls the topics' end offsets; they are drained when two polls
+    0.2 s apart agree and the agents have processed up to them.
     """
 
     def __init__(self, bootstrap: str, topics: list[str], partitions: int) -> None:
@@ -350,30 +350,32 @@ class Internal:
         self._tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         self._next: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset an agent will process
-        self._ends: list[tuple[float, dict[tuple[str, int], int]]] = []  # the last two polls: (begun, end offsets)
+        self._ends: list[dict[tuple[str, int], int]] = []  # the last two polls' end offsets
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def processed(self, batch) -> None:
         for tp, records in batch.records.items():
             self._next[(tp.topic, tp.partition)] = records[-1].offset + 1
 
-    def drained(self, since: float) -> bool:
+    def drained(self) -> bool:
         polls = self._ends
-        if len(polls) < 2 or polls[0][0] < since or polls[0][1] != polls[1][1]:
+        if len(polls) < 2 or polls[0] != polls[1]:
             return False
-        return all(self._next.get(tp, 0) >= end for tp, end in polls[1][1].items())
+        return all(self._next.get(tp, 0) >= end for tp, end in polls[1].items())
 
     def _poll(self) -> None:
         while not self._stop.wait(0.2):
-            begun = time.perf_counter()
             ends = self._consumer.end_offsets(self._tps)
-            self._ends = [*self._ends[-1:], (begun, {(tp.topic, tp.partition): end for tp, end in ends.items()})]
+            self._ends = [*self._ends[-1:], {(tp.topic, tp.partition): end for tp, end in ends.items()}]
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         self._consumer.close()
 
 
@@ -399,7 +401,8 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
         progress["n"] = (sum(counters.events.values()) - counters.events["employee"] + counters.duplicates
                          + sum(counters.rejected.values()))
         if progress["n"] >= events and not progress.get("telemetry_done"):
-            progress["telemetry_done"] = time.perf_counter()
+            progress["telemetry_done"] = True
+            internal.start()
         return done
 
     def timed_keys(batch) -> None:
@@ -410,7 +413,7 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
     worker.employee_batch, worker.key_batch = timed, timed_keys
     # The run ends when every telemetry event is applied and every key observation and returned signal too.
     result = _run_faust(worker.app, progress, events, timeout_s, "telltales worker (all detectors)",
-                        drained=lambda: internal.drained(progress["telemetry_done"]))
+                        drained=internal.drained)
     internal.close()
     result["rate"] = progress["n"] / result["seconds"] if result["seconds"] > 0 else 0.0
     result["findings"] = sum(counters.findings.values())
