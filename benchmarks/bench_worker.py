@@ -1,6 +1,7 @@
 """Worker throughput (SPEC section 8): raw aiokafka, the frozen bare Faust agent and the telltales worker, one broker.
 
     python benchmarks/bench_worker.py [--employees 1200] [--days 14] [--seed 0] [--bootstrap HOST:PORT]
+                                      [--only raw,baseline,batch,worker,core] [--profile FILE]
 
 Starts its own local Kafka (LocalKafka) unless --bootstrap is given and writes one data
 set of single-event messages: the simulator's organisation (`telltales simulate`, fixed
@@ -16,10 +17,20 @@ and for reference: the baseline's pass-through work through the worker's batch f
 process without Kafka — the ceiling the worker approaches once Kafka and Faust cost nothing.
 
 Each rate is events / (time of the last event − time of the first), measured inside the
-consumer process, so start-up and group joins are not counted. After the worker's run
+consumer process, so start-up and group joins are not counted. The worker's run ends when
+its events are applied and the cross-employee work they started is done too (every key
+observation folded, every returned signal fused: `Internal`); its time ends with the last
+batch of either agent. After the worker's run
 (stopped as SIGTERM stops it) the benchmark checks that every telemetry offset is committed
 and counts the employee-state changelog records. Other load on the machine shows directly
 in these numbers: compare rates from one run only.
+
+`--profile FILE` runs the worker's process under the py-spy sampling profiler
+(`pip install py-spy`; 100 samples/s, not pausing the process) and prints where its
+CPU time went: its batches against Faust's and aiokafka's own work, the parts of the
+core, and the functions that spent the most. FILE keeps the collapsed stacks (for a
+flame graph: `flamegraph.pl FILE`, or speedscope). The worker's rate in that run
+carries the profiler's cost.
 """
 
 from __future__ import annotations
@@ -28,10 +39,14 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -88,8 +103,9 @@ def child_batch_pass_through(bootstrap: str, topics: list[str], events: int, tim
     return result
 
 
-def _run_faust(app, progress: dict, events: int, timeout_s: float, name: str) -> dict:
-    run_faust(app, lambda: progress["n"] >= events, timeout_s)
+def _run_faust(app, progress: dict, events: int, timeout_s: float, name: str,
+               drained: Callable[[], bool] = lambda: True) -> dict:
+    run_faust(app, lambda: progress["n"] >= events and drained(), timeout_s)
     elapsed = progress["last"] - progress["first"]
     return {"name": name, "events": progress["n"], "seconds": elapsed,
             "rate": (progress["n"] - 1) / elapsed if elapsed > 0 else 0.0}
@@ -130,6 +146,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="use this broker instead of starting a LocalKafka")
     parser.add_argument("--only", help="comma-separated subset of raw,baseline,batch,worker,core")
     parser.add_argument("--timeout", type=float, default=240.0, help="per consumer run, seconds")
+    parser.add_argument("--profile", metavar="FILE", help="profile the worker with py-spy; collapsed stacks to FILE")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--topics", help=argparse.SUPPRESS)
@@ -197,13 +214,17 @@ def _bench(args, bootstrap: str) -> None:
     if "worker" in only:
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(toml)
+        wrap = _profiler(args.profile) if args.profile else None
         try:
             results["worker"] = run_child([script, "--child", "worker", "--config", f.name, "--events",
-                                           str(telemetry_n), "--timeout", str(args.timeout)], args.timeout + 60)
+                                           str(telemetry_n), "--timeout", str(args.timeout)], args.timeout + 60,
+                                          wrap=wrap)
         finally:
             os.unlink(f.name)
         _show(results["worker"])
         print("  " + _guarantees(config), flush=True)
+        if args.profile:
+            print(profile_summary(Path(args.profile).read_text()), flush=True)
     if "core" in only:
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(toml)
@@ -222,26 +243,140 @@ def _bench(args, bootstrap: str) -> None:
 
 
 def _guarantees(config) -> str:
-    """After the worker stopped: is every telemetry offset committed, and how many changelog records were written?"""
+    """After the worker stopped: is every input offset committed (telemetry, and the worker's own key-observation
+    and signal topics), and how many employee-state changelog records were written?"""
     from kafka import KafkaConsumer, TopicPartition
 
     bootstrap = config.kafka.bootstrap_servers
     group = KafkaConsumer(bootstrap_servers=bootstrap, group_id=config.worker.app_id, enable_auto_commit=False)
+    app_id = config.worker.app_id
     try:
-        tps = [TopicPartition(t, p) for t in config.topics.telemetry() for p in range(config.topics.partitions)]
-        ends = group.end_offsets(tps)
-        uncommitted = sum(end - (group.committed(tp) or 0) for tp, end in ends.items())
+        internal = sorted(t for t in group.topics() if t == f"{app_id}-signals"
+                          or (t.startswith(f"{app_id}-keys-") and not t.endswith("-changelog")))
+        uncommitted = {}
+        for kind, topics in (("telemetry", config.topics.telemetry()), ("internal", internal)):
+            tps = [TopicPartition(t, p) for t in topics for p in range(config.topics.partitions)]
+            ends = group.end_offsets(tps)
+            uncommitted[kind] = (sum(end - (group.committed(tp) or 0) for tp, end in ends.items()), sum(ends.values()))
     finally:
         group.close()
     written = records_written(bootstrap, state_changelog(config), config.topics.partitions)
-    return (f"after SIGTERM-equivalent stop: {uncommitted} telemetry records uncommitted; "
-            f"{written:,} employee-state changelog records for {sum(ends.values()):,} events")
+    left, produced = uncommitted["internal"]
+    return (f"after SIGTERM-equivalent stop: {uncommitted['telemetry'][0]} telemetry records uncommitted; "
+            f"{written:,} employee-state changelog records for {uncommitted['telemetry'][1]:,} events; "
+            f"{left:,} of {produced:,} key-observation and signal records not yet processed")
+
+
+def _profiler(output: str) -> list[str]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    return [py_spy, "record", "--rate", "100", "--nonblocking", "--format", "raw", "--output", output, "--"]
+
+
+# Where a sample's time went, by the frames on its stack (function, file suffix); the first match counts.
+PARTS = [("the employee agent's batches (employee_batch)", "employee_batch", "streams/worker.py"),
+         ("the key agent's batches (key_batch)", "key_batch", "streams/worker.py"),
+         ("the sweep timer (sweep)", "sweep", "streams/worker.py")]
+CORE = [("  Engine.observe: the detectors", "observe", "detectors/engine.py"),
+        ("  Engine.correlate: key-state folds", "correlate", "detectors/engine.py"),
+        ("  Engine.fuse: fusion", "fuse", "detectors/engine.py"),
+        ("  decoding events (Decoder.decode)", "decode", "schemas/decoder.py"),
+        ("  state encode/decode (msgpack)", "_state", "detectors/engine.py"),
+        ("  producing (the outbox's sends, aiokafka's sender)", "send", "streams/app.py"),
+        ("  producing (the outbox's sends, aiokafka's sender)", "*", "aiokafka/producer/sender.py")]
+FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?):\d+\)$")
+
+
+def _on_stack(frames: list[tuple[str, str]], function: str, suffix: str) -> bool:
+    """Is a function of that name (a method's name after the class; "_state": any ending so; "*": any) in a file
+    ending so?"""
+    return any(path.endswith(suffix) and (function == "*" or f.rpartition(".")[2] == function or
+                                          (function == "_state" and f.endswith("_state"))) for f, path in frames)
+
+
+def profile_summary(collapsed: str, top: int = 12) -> str:
+    """Shares of the sampled CPU time from py-spy's collapsed stacks ("frame;frame;... count" per line)."""
+    total, parts, core, leaves = 0, Counter(), Counter(), Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [(m["function"], m["file"]) if (m := FRAME.match(f)) else (f, "") for f in stack.split(";")]
+        part = next((label for label, function, suffix in PARTS if _on_stack(frames, function, suffix)), None)
+        if part is None:
+            package = next((p for _, path in reversed(frames) for p in ("faust", "mode", "aiokafka", "kafka", "asyncio")
+                            if path.startswith(f"{p}/") or f"/{p}/" in path), "other (start-up, imports, stdlib)")
+            part = f"outside the batches: {package}"
+        parts[part] += n
+        for label in {label for label, function, suffix in CORE if _on_stack(frames, function, suffix)}:
+            core[label] += n
+        leaf_function, leaf_file = frames[-1]
+        leaves[f"{leaf_function} ({'/'.join(leaf_file.split('/')[-2:])})"] += n
+    if not total:
+        return "profile: no samples"
+    lines = [f"profile of the worker process: {total:,} samples (100/s, CPU-active threads)"]
+    lines += [f"  {share / total:6.1%}  {label}" for label, share in parts.most_common()]
+    lines.append("within them, anywhere on the stack:")
+    lines += [f"  {core[label] / total:6.1%} {label.strip()}" for label in dict.fromkeys(label for label, _, _ in CORE)]
+    lines.append(f"functions that spent the most (self time, top {top}):")
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in leaves.most_common(top)]
+    return "\n".join(lines)
 
 
 def _show(result: dict) -> None:
     extra = "".join(f"; {k} {v}" for k, v in result.items() if k not in ("name", "events", "seconds", "rate"))
     print(f"{result['name']:<40} {result['events']:>9,} events in {result['seconds']:6.2f} s = "
           f"{result['rate']:>9,.0f} events/s{extra}", flush=True)
+
+
+class Internal:
+    """The worker's own topics (key observations, returned signals): have its agents processed all that is in them?
+
+    Once the telemetry is applied no new observations are made, but the cross-employee
+    work they started is still to do (the key agent's folds, the signals fused back): a
+    rate that stopped counting there would leave that work out. Once the telemetry is done
+    (`start`), a thread polls the topics' end offsets; they are drained when two polls
+    0.2 s apart agree and the agents have processed up to them.
+    """
+
+    def __init__(self, bootstrap: str, topics: list[str], partitions: int) -> None:
+        import threading
+
+        from kafka import KafkaConsumer, TopicPartition
+
+        self._tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._next: dict[tuple[str, int], int] = {}  # (topic, partition) → next offset an agent will process
+        self._ends: list[dict[tuple[str, int], int]] = []  # the last two polls' end offsets
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def processed(self, batch) -> None:
+        for tp, records in batch.records.items():
+            self._next[(tp.topic, tp.partition)] = records[-1].offset + 1
+
+    def drained(self) -> bool:
+        polls = self._ends
+        if len(polls) < 2 or polls[0] != polls[1]:
+            return False
+        return all(self._next.get(tp, 0) >= end for tp, end in polls[1].items())
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.2):
+            ends = self._consumer.end_offsets(self._tps)
+            self._ends = [*self._ends[-1:], {(tp.topic, tp.partition): end for tp, end in ends.items()}]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._consumer.close()
 
 
 def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
@@ -253,20 +388,33 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
     worker.configure_gc()  # as `telltales worker` does
     preflight(config, worker.topology)
     progress = {"n": 0, "first": 0.0, "last": 0.0}
-    apply = worker.employee_batch
+    apply, apply_keys = worker.employee_batch, worker.key_batch
     counters = worker.counters
+    internal = Internal(config.kafka.bootstrap_servers, worker.topology.internal(), config.topics.partitions)
 
     async def timed(batch) -> list:
         if not progress["first"]:
             progress["first"] = time.perf_counter()
         done = await apply(batch)
+        internal.processed(batch)
         progress["last"] = time.perf_counter()
         progress["n"] = (sum(counters.events.values()) - counters.events["employee"] + counters.duplicates
                          + sum(counters.rejected.values()))
+        if progress["n"] >= events and not progress.get("telemetry_done"):
+            progress["telemetry_done"] = True
+            internal.start()
         return done
 
-    worker.employee_batch = timed
-    result = _run_faust(worker.app, progress, events, timeout_s, "telltales worker (all detectors)")
+    def timed_keys(batch) -> None:
+        apply_keys(batch)
+        internal.processed(batch)
+        progress["last"] = time.perf_counter()
+
+    worker.employee_batch, worker.key_batch = timed, timed_keys
+    # The run ends when every telemetry event is applied and every key observation and returned signal too.
+    result = _run_faust(worker.app, progress, events, timeout_s, "telltales worker (all detectors)",
+                        drained=internal.drained)
+    internal.close()
     result["rate"] = progress["n"] / result["seconds"] if result["seconds"] > 0 else 0.0
     result["findings"] = sum(counters.findings.values())
     result["batch"] = round(counters.records / max(1, counters.batches))

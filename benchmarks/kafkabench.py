@@ -113,17 +113,18 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
-def run_child(args: list[str], timeout_s: float, cwd: str | None = None) -> dict:
+def run_child(args: list[str], timeout_s: float, cwd: str | None = None, wrap: list[str] | None = None) -> dict:
     """Run `python *args` to its end; its last JSON line. In a scratch directory unless `cwd` is given.
 
-    Faust makes its data directory (<app id>-data) in the working directory.
+    Faust makes its data directory (<app id>-data) in the working directory. `wrap` goes
+    before the interpreter (a profiler's command line).
     """
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as scratch:
         try:
-            proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout_s,
-                                  env=child_env(), cwd=cwd or scratch)
+            proc = subprocess.run([*(wrap or []), sys.executable, *args], capture_output=True, text=True,
+                                  timeout=timeout_s, env=child_env(), cwd=cwd or scratch)
         except subprocess.TimeoutExpired as exc:
             raise SystemExit(f"benchmark child {args[:3]} still running after {timeout_s:.0f} s:\n"
                              f"{_text(exc.stdout)[-3000:]}\n{_text(exc.stderr)[-5000:]}") from None

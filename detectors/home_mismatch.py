@@ -30,6 +30,14 @@ the pattern of a taken-over or handed-over account. Then one far day suffices an
 score is not discounted for a possible trip (the place factor still applies). The device
 identifiers (`device_id` of the logins) are remembered as CRC-32s of the last
 `HOME_DEVICES` used near home; `never_home_device = false` turns the rule off.
+
+Except when a device used near home is there too: a traveller who brings a second device
+(a personal tablet, a spare laptop) logs in from it at the hotel where the usual laptop
+also logs in. A far login within `companion_km` (after the login's accuracy) of where a
+home device logged in far from home, at most `companion_days` earlier, is that second
+device, and only the trip rules apply. Someone who took over or was handed the account
+does not have the employee's laptop with them; if they do, it is a trip's pattern again
+and three far days decide. Only the newest such place is remembered.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ class State(msgspec.Struct, frozen=True, array_like=True):
     home: int = 0  # fingerprint of the claimed home (see `home_key`); a changed home restarts the window
     days: list[tuple[int, int, int, str]] = []  # (UTC day number, far logins, near logins, last far country)
     near_devices: list[int] = []  # CRC-32 of the device ids of near logins, newest last (≤ HOME_DEVICES)
+    trip_place: list[int] = []  # newest far login of a near device: [UTC day, lat × 10, lon × 10]
 
 
 class HomeMismatch(Detector):
@@ -71,7 +80,7 @@ class HomeMismatch(Detector):
     status = "stable"
     event_types = ("vpn_login",)
     State = State
-    max_state_bytes = 220
+    max_state_bytes = 240
     params: ClassVar = {
         "far_km": 500.0,            # beyond a commute and city-level GeoIP error
         "border_km": 100.0,         # another country counts as far only beyond this
@@ -87,6 +96,8 @@ class HomeMismatch(Detector):
         "foreign_factor": 0.75,
         "domestic_factor": 0.6,
         "never_home_device": True,  # a far login from a device never used near home is no trip (False: off)
+        "companion_km": 100.0,      # ... unless a home device was far from home this close to it (the same city)
+        "companion_days": 2,        # ... this many days before at most
     }
 
     def __init__(self, org: Org, params=None) -> None:
@@ -109,17 +120,29 @@ class HomeMismatch(Detector):
             return state, []
         far, km = judged
         same_home = state.home == key
-        days = self._count(state.days if same_home else [], int(event.ts.timestamp() // DAY_S), far,
-                           geo.country or "")
+        day = int(event.ts.timestamp() // DAY_S)
+        days = self._count(state.days if same_home else [], day, far, geo.country or "")
         near_devices = state.near_devices if same_home else []
+        trip_place = state.trip_place if same_home else []
         device = zlib.crc32(event.device_id.lower().encode()) if event.device_id else 0
         if not far:
             if device and (not near_devices or near_devices[-1] != device):
                 near_devices = [*(d for d in near_devices if d != device), device][-HOME_DEVICES:]
-            return State(key, days, near_devices), []
+            return State(key, days, near_devices, trip_place), []
+        if device in near_devices and geo.lat is not None and (not trip_place or day >= trip_place[0]):
+            trip_place = [day, round(geo.lat * 10), round(geo.lon * 10)]
         stranger = bool(self.p["never_home_device"] and device and near_devices and device not in near_devices
-                        and not _listed(event.device_id, employee.devices))
-        return State(key, days, near_devices), self._assess(event, days, home, km, stranger)
+                        and not _listed(event.device_id, employee.devices)
+                        and not self._with_home_device(geo, day, trip_place))
+        return State(key, days, near_devices, trip_place), self._assess(event, days, home, km, stranger)
+
+    def _with_home_device(self, geo: Geo, day: int, trip_place: list[int]) -> bool:
+        """Did a device used near home log in far from home at this place recently (a traveller's second device)?"""
+        if not trip_place or geo.lat is None or not 0 <= day - trip_place[0] <= int(self.p["companion_days"]):
+            return False
+        accuracy = geo.accuracy_km if geo.accuracy_km is not None else self._default_acc
+        km = haversine_km(trip_place[1] / 10, trip_place[2] / 10, geo.lat, geo.lon)
+        return km - accuracy <= float(self.p["companion_km"])
 
     def _judge(self, geo: Geo, home: Home) -> tuple[bool, float | None] | None:
         """(far?, km) for one located login, or None when nothing can be said."""

@@ -432,11 +432,13 @@ OS_VERSIONS: Final[dict[str, tuple[str, ...]]] = {
     "windows": ("Windows 11 Enterprise 23H2", "Windows 11 Enterprise 24H2", "Windows 10 Enterprise 22H2"),
     "macos": ("macOS 14.6", "macOS 15.3", "macOS 15.4"),
     "linux": ("Ubuntu 22.04", "Ubuntu 24.04", "Fedora 41"),
+    "ipados": ("iPadOS 17.6", "iPadOS 18.3", "iPadOS 18.4"),  # a personal tablet taken on a trip
 }
 VPN_CLIENTS: Final[dict[str, str]] = {  # GlobalProtect user agents; {os} is the device's OS version
     "windows": "PAN GlobalProtect/6.2.4 (Microsoft {os}, 64-bit)",
     "macos": "PAN GlobalProtect/6.2.4 (Apple {os})",
     "linux": "PAN GlobalProtect/6.2.1 (Linux {os})",
+    "ipados": "PAN GlobalProtect/6.2.4 (Apple {os})",
 }
 
 # (vendor_id, product_id, vendor, product, interface classes): peripherals people really plug in.

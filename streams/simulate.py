@@ -3,14 +3,14 @@
 The organisation: employees living in real cities (mostly US, plus a normal international
 workforce), hybrid office workers behind office NAT, the organisation's own VPN egress,
 business travel (flights at airliner speeds, hotel networks, device time-zone changes, now
-and then a team offsite in one hotel), weekends and public holidays, DHCP address changes,
-device replacements, IT staff with approved remote-support tools, couples sharing a home
-network, flaky Wi-Fi, mobile hotspots, privacy VPNs and iCloud Private Relay, bilingual
-keyboard layouts, people far from every vantage point. Latency follows physics
-(`telltales.detectors.geo`): a round trip from the device to a vantage point is at least
-the fibre bound over the great-circle path (through any VPN exit on the way), times a
-route inflation of 1.2–2.0, plus access delay and jitter; `input_ms` of a person at the
-device is that round trip plus 2–8 ms of local echo.
+and then a team offsite in one hotel, some travellers' second, unlisted device), weekends
+and public holidays, DHCP address changes, device replacements, IT staff with approved
+remote-support tools, couples sharing a home network, flaky Wi-Fi, mobile hotspots, privacy
+VPNs and iCloud Private Relay, bilingual keyboard layouts, people far from every vantage
+point. Latency follows physics (`telltales.detectors.geo`): a round trip from the device to
+a vantage point is at least the fibre bound over the great-circle path (through any VPN exit
+on the way), times a route inflation of 1.2–2.0, plus access delay and jitter; `input_ms` of
+a person at the device is that round trip plus 2–8 ms of local echo.
 
 Planted operatives (about 0.5–1 % of employees; at least one of each kind from 200
 employees up), each mixing weak tells; every parameter is drawn per seed:
@@ -54,10 +54,12 @@ Outputs (``--out DIR``):
        "cohorts": {employee_id: [tags]} — non-operatives with a trait that makes them a
            hard negative: couple, office, traveller, offsite, it_staff, privacy_vpn,
            icloud_relay, hotspot, flaky_wifi, far_from_vantage, second_layout,
-           device_replaced, new_hire, on_leave, night_owl, jiggler}
+           device_replaced, new_hire, on_leave, night_owl, jiggler, trip_device}
 
-Same seed, same arguments ⇒ the same bytes: one ``random.Random(seed)`` drives every draw,
-iteration is over lists and insertion-ordered dicts only, and no wall clock is read.
+Same seed, same arguments ⇒ the same bytes: one ``random.Random(seed)`` drives every draw
+but the ``trip_device`` cohort's, which has a stream of its own (so adding it left every other
+event of a seed unchanged); iteration is over lists and insertion-ordered dicts only, and no
+wall clock is read.
 
 Live mode (``--kafka BOOTSTRAP --rate N``) produces the same events to the SPEC §3 topics
 (key = the raw UTF-8 employee id; value = the event JSON without ``event_type``), paced
@@ -432,6 +434,8 @@ class _Generator:
         self.seed = seed
         self.start = start
         self.r = random.Random(seed)
+        self.trip_r = random.Random(f"trip_device:{seed}")  # the trip_device cohort's own stream
+        self.trip_devices: list[tuple[Person, Device, bool]] = []  # (traveller, second device, managed?)
         self.used_ips: set[int] = set()
         self.events: list[SimEvent] = []
         self.people: list[Person] = []
@@ -771,6 +775,7 @@ class _Generator:
             self.it_staff = [p]
         self.helpdesk_targets = [p for p in normals if p.status == "active" and not p.it_staff]
         self._plan_travel(normals)
+        self._plan_trip_devices(normals)
 
     # ---- travel -----------------------------------------------------------------------------------
 
@@ -842,6 +847,59 @@ class _Generator:
                 p.tags.append("offsite")
             self.scenario_params["offsite"] = {"city": dest.name, "hotel_ip": hotel.ip,
                                                "employees": [p.eid for p in group if "offsite" in p.tags]}
+
+    def _plan_trip_devices(self, normals: list[Person]) -> None:
+        """Some travellers also bring a second device the directory does not list, used only on the trip.
+
+        A personal iPad (VPN logins only, no agents) or a spare laptop from IT's pool (its agents
+        report too), in the evenings at the hotel where the usual laptop also logs in: the hard
+        negative of home_mismatch's "device never used near home". Drawn from `trip_r` alone.
+        """
+        r = self.trip_r
+        rate = r.uniform(0.1, 0.25)
+        for p in normals:
+            if p.trip is None or r.random() >= rate:
+                continue
+            managed = r.random() < 0.35
+            since = p.trip.depart_ms
+            if managed:
+                os = r.choice(("windows", "macos"))
+                device = Device(since, f"dev-{r.getrandbits(40):010x}", f"{self.corp.upper()}-LOANER-{r.randint(100, 999)}",
+                                os, r.choice(sd.OS_VERSIONS[os]))
+            else:
+                device = Device(since, f"dev-{r.getrandbits(40):010x}", f"{p.first}'s iPad", "ipados",
+                                r.choice(sd.OS_VERSIONS["ipados"]))
+            self.trip_devices.append((p, device, managed))
+            p.tags.append("trip_device")
+        self.scenario_params["trip_device"] = {"rate": round(rate, 3),
+                                               "employees": [p.eid for p, _, _ in self.trip_devices]}
+
+    def _trip_device_events(self) -> None:
+        """The second devices' logins (and a loaner's snapshots): evenings at the destination, mostly on the
+        hotel's Wi-Fi, now and then on a local mobile network. Every draw comes from `trip_r`."""
+        main, self.r = self.r, self.trip_r
+        try:
+            r = self.r
+            for p, device, managed in self.trip_devices:
+                trip = p.trip
+                for day in range(trip.depart_day, trip.return_day):
+                    if r.random() >= 0.7:
+                        continue
+                    date = self.start + dt.timedelta(days=day)
+                    t0 = max(_local_ms(trip.dest.tz, date, r.uniform(19.0, 22.5)), trip.arrive_ms + HOUR_MS)
+                    t1 = min(t0 + int(r.uniform(0.5, 2.0) * HOUR_MS), trip.back_depart_ms - 2 * HOUR_MS)
+                    if t1 <= t0:
+                        continue
+                    net = trip.hotel
+                    if r.random() < 0.2:
+                        net = self._net(trip.dest, self._isp(trip.dest.country, "mobile"), "mobile",
+                                        (trip.dest.lat, trip.dest.lon), wifi=False)
+                    for _ in range(r.choice((1, 1, 2))):
+                        self._login(p, r.randint(t0, t1), trip.where, net, "success", device)
+                    if managed:
+                        self._snapshot(p, r.randint(t0, t1), trip.where, net, "light", device)
+        finally:
+            self.r = main
 
     # ---- operatives ---------------------------------------------------------------------------------
 
@@ -1303,6 +1361,7 @@ class _Generator:
             for day in range(self.days):
                 for block in self._blocks(p, day):
                     self._emit_block(p, block)
+        self._trip_device_events()
 
     def _add(self, p: Person, t: int, event, telling: bool, where: Where | None) -> None:
         if p.watch_hours and not telling:
@@ -1348,9 +1407,9 @@ class _Generator:
             if p.inbound_tool:
                 self._inbound(p, t0, t1, b.where)
 
-    def _login(self, p: Person, t: int, where: Where, net: Net, outcome: str) -> None:
+    def _login(self, p: Person, t: int, where: Where, net: Net, outcome: str, device: Device | None = None) -> None:
         r = self.r
-        device = p.device_at(t)
+        device = device or p.device_at(t)
         src = net
         if p.relay is not None and net.kind == "home" and r.random() < 0.25:
             src = p.relay  # browser SSO through iCloud Private Relay
@@ -1385,9 +1444,9 @@ class _Generator:
     def _stats(mn: float, p50: float, p95: float, n: int) -> Stats:
         return Stats(min=round(mn, 1), p50=round(p50, 1), p95=round(p95, 1), n=n)
 
-    def _snapshot(self, p: Person, t: int, where: Where, net: Net, intensity: str) -> None:
+    def _snapshot(self, p: Person, t: int, where: Where, net: Net, intensity: str, device: Device | None = None) -> None:
         r = self.r
-        device = p.device_at(t)
+        device = device or p.device_at(t)
         kind = r.choices(("netprobe", "edr", "mdm"), weights=(45, 30, 25))[0] if intensity != "slip" else "netprobe"
         telling = where.telling
         fields: dict[str, Any] = {}

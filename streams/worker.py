@@ -28,9 +28,13 @@ Processing order — what may differ from a file, and what the worker does about
   topics (ties in topic order): a partition's records wait in a buffer until every
   telemetry topic that may still hold unread records has delivered past them, so events
   produced in time order are applied in time order — a file's order — whichever topic the
-  fetcher serves first (Kafka Streams' timestamp synchronisation; `_drain`). A topic that
-  stays silent for `TOPIC_WAIT_S` is not waited for (counted in `unordered`); a topic far
-  ahead of the others is paused (`_flow`), so the buffer stays bounded.
+  fetcher serves first (Kafka Streams' timestamp synchronisation; `_drain`). "May still
+  hold" is what the last fetch said: live, a record written to one topic just after that
+  topic's last fetch reply can reach the worker after a later record of another topic and
+  is applied after it (as in Kafka Streams). Cases do not depend on such swaps; detector
+  statistics can, in detail (a running mean's last digits, a count of one more or less). A
+  topic that stays silent for `TOPIC_WAIT_S` is not waited for (counted in `unordered`); a
+  topic far ahead of the others is paused (`_flow`), so the buffer stays bounded.
 - Directory after telemetry: after every (re)assignment, a partition's telemetry and
   signals wait until its directory partition has been read to its end (at most
   `DIRECTORY_WAIT_S`), so every record already in the directory is known before the

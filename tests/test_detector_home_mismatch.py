@@ -17,6 +17,7 @@ TORONTO = {"city": "Toronto", "country": "CA", "lat": 43.65, "lon": -79.38}
 PHOENIX = {"city": "Phoenix", "country": "US", "lat": 33.45, "lon": -112.07}
 DETROIT = {"city": "Detroit", "country": "US", "lat": 42.33, "lon": -83.05}
 WINDSOR = {"city": "Windsor", "country": "CA", "lat": 42.31, "lon": -83.04}
+LAGOS = {"city": "Lagos", "country": "NG", "lat": 6.52, "lon": 3.38}
 CHICAGO_HOME = home_employee("e1", CHICAGO)
 
 
@@ -78,6 +79,29 @@ def test_the_usual_laptop_abroad_a_listed_loaner_or_the_rule_off_stays_a_trip():
     assert feed(daily(LONDON, 2, per_day=4, device_id="desktop-x"))[1] == []
 
 
+def trip_with_second_device(laptop_place, laptop_days, second_place, second_days):
+    """Two days at home on the usual laptop, then its far logins (09:00 UTC) and a second device's (17:00, 18:00)."""
+    events = daily(CHICAGO, 2, per_day=1, device_id="laptop-1")
+    for day in sorted(set(laptop_days) | set(second_days)):
+        if day in laptop_days:
+            events.append(vpn("e1", 24 * day, geo=geo(laptop_place), device_id="laptop-1"))
+        if day in second_days:
+            events += [vpn("e1", 24 * day + h, geo=geo(second_place), device_id="ipad-x") for h in (8, 9)]
+    return events
+
+
+def test_a_second_device_at_the_place_where_the_usual_laptop_is_stays_a_trip():
+    # A traveller's tablet at the London hotel the usual laptop logs in from: two far days are a trip.
+    state, signals = feed(trip_with_second_device(LONDON, (3, 4), LONDON, (3, 4)))
+    assert signals == [] and state.trip_place[0] == state.days[-1][0]
+    # The same two days with the laptop in London and the other device in Lagos: another machine elsewhere.
+    _, signals = feed(trip_with_second_device(LONDON, (3, 4), LAGOS, (3, 4)))
+    assert signals and all(round(s.score, 2) == 0.75 and s.data["device_never_near_home"] for s in signals)
+    # The laptop was in London three days before the other device shows up there: no longer together.
+    _, signals = feed(trip_with_second_device(LONDON, (3,), LONDON, (6, 7)))
+    assert signals and signals[-1].data["device_never_near_home"] is True and round(signals[-1].score, 2) == 0.75
+
+
 @pytest.mark.parametrize("ip", ["192.0.2.8", "198.51.100.7"], ids=["corporate-vpn", "office-nat"])
 def test_organisation_networks_are_not_counted(ip):
     state, signals = feed(daily(SHENYANG, 7, ip=ip))
@@ -126,6 +150,12 @@ def test_window_is_bounded_and_forgets_old_days():
     state, _ = feed(daily(SHENYANG, 60, per_day=3))
     assert len(state.days) == HomeMismatch.params["max_days"]
     assert len(msgspec.msgpack.encode(state)) <= HomeMismatch.max_state_bytes
+    # The largest state: three home devices, the newest far place of one, 14 days of saturated counts abroad.
+    at_home = [vpn("e1", 24 * d + h, geo=geo(CHICAGO), device_id=f"laptop-{h}") for d in range(5) for h in (1, 2, 3)]
+    abroad = daily(SHENYANG, 40, start_day=5, per_day=260, device_id="laptop-3")
+    largest, _ = feed(at_home + abroad + daily(CHICAGO, 14, start_day=45, per_day=260))
+    assert len(largest.near_devices) == 3 and largest.trip_place and len(largest.days) == 14
+    assert len(msgspec.msgpack.encode(largest)) <= HomeMismatch.max_state_bytes
     # After a month at home, the old far days are gone.
     state, signals = feed(daily(CHICAGO, 30, start_day=60) + daily(SHENYANG, 1, start_day=90), state=state)
     assert signals == [] and sum(entry[1] for entry in state.days) == 2

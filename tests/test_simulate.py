@@ -18,7 +18,9 @@ from telltales.schemas.rejections import Rejection
 from telltales.schemas.vocabulary import TOOLS
 from telltales.streams import simdata
 from telltales.streams.cli import main as cli
-from telltales.streams.simulate import SCENARIOS, VANTAGE_POINTS, Simulation, rfc3339, simulate, topic_value
+from telltales.streams.simulate import (
+    SCENARIOS, VANTAGE_POINTS, Simulation, _Generator, rfc3339, simulate, topic_value,
+)
 
 SMALL = {"employees": 200, "days": 3}
 
@@ -263,6 +265,44 @@ def test_hard_negatives_are_present(week):
     helpdesk = week.labels["scenario_params"]["helpdesk_tool"]
     assert any(isinstance(e.event, RemoteSession) and e.event.tool == helpdesk and e.event.employee_id in it
                for e in week.telemetry)
+
+
+def test_some_travellers_bring_a_second_unlisted_device_used_only_on_the_trip(week):
+    cohort = week.labels["scenario_params"]["trip_device"]["employees"]
+    assert cohort
+    employees = {e.employee_id: e for e in week.employees}
+    by_device: dict[tuple[str, str], list] = collections.defaultdict(list)
+    for e in week.telemetry:
+        if e.event.employee_id in cohort:
+            by_device[(e.event.employee_id, e.event.device_id)].append(e)
+    for uid in cohort:
+        assert {"traveller", "offsite"} & set(week.labels["cohorts"][uid])
+        record = employees[uid]
+        extra = [d for (u, d) in by_device if u == uid and d not in record.devices]
+        assert len(extra) == 1, (uid, extra)
+        events = by_device[(uid, extra[0])]
+        home = record.home
+        assert all(haversine_km(home.lat, home.lon, e.lat, e.lon) > 250 for e in events), "used only away from home"
+        if any(isinstance(e.event, VpnLogin) and e.event.client.os.startswith("iPadOS") for e in events):
+            assert all(isinstance(e.event, VpnLogin) for e in events), "a personal tablet runs no agents"
+        usual_ips = {e.event.src_ip for (u, d), es in by_device.items() if u == uid and d in record.devices
+                     for e in es if isinstance(e.event, VpnLogin)}
+        second_ips = {e.event.src_ip for e in events if isinstance(e.event, VpnLogin)}
+        assert second_ips & usual_ips, "the second device logs in at the hotel where the usual laptop does"
+
+
+def test_the_trip_device_cohort_leaves_every_other_event_unchanged(monkeypatch):
+    with_cohort = simulate(employees=200, days=7, seed=2)
+    monkeypatch.setattr(_Generator, "_plan_trip_devices", lambda self, normals: None)
+    without = simulate(employees=200, days=7, seed=2)
+    known = {(e.event.employee_id, e.event.device_id) for e in without.telemetry}
+    added = [e for e in with_cohort.telemetry if (e.event.employee_id, e.event.device_id) not in known]
+    cohort = with_cohort.labels["scenario_params"]["trip_device"]["employees"]
+    assert added and {e.event.employee_id for e in added} <= set(cohort)
+    encode = msgspec.json.encode
+    assert [encode(e.event) for e in with_cohort.telemetry if e not in added] == \
+        [encode(e.event) for e in without.telemetry]
+    assert with_cohort.employees == without.employees
 
 
 def test_travellers_move_no_faster_than_an_airliner():

@@ -80,16 +80,54 @@ def as_kafka(records: list[dict]) -> list[tuple[str, bytes, bytes]]:
     return [(TOPIC_OF[r["event_type"]], r["employee_id"].encode(), kafka_value(r)) for r in records]
 
 
+# `telltales worker` with every `Engine.observe` call written to observed.jsonl in its working directory
+# (`RunningWorker(trace=True)`, read by `observed`): wall time, employee, event id, source position, whether it
+# was a duplicate, and — when the state it was given is not the one its previous call for that employee
+# returned (the first event, or the state read again from the table after a reassignment) — that state's
+# positions.
+TRACING = textwrap.dedent("""
+    import json, sys, time
+    from telltales.detectors.engine import Engine
+    from telltales.streams import cli
+
+    observe, out, returned = Engine.observe, open("observed.jsonl", "a", buffering=1), {}
+
+    def traced(self, event, state, employee, source=None):
+        step = observe(self, event, state, employee, source)
+        line = {"t": time.time(), "employee": event.employee_id, "id": event.event_id, "source": source,
+                "duplicate": step.duplicate}
+        if state is None or state is not returned.get(event.employee_id):
+            line["start"] = {} if state is None else {str(k): v[0] for k, v in state.pos.items()}
+        returned[event.employee_id] = step.state
+        out.write(json.dumps(line) + "\\n")
+        return step
+
+    Engine.observe = traced
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+
+def observed(folder: Path) -> list[dict]:
+    """A tracing worker's observe calls, in order (a line cut short by SIGKILL is left out)."""
+    text = (folder / "observed.jsonl").read_text("utf-8")
+    return [json.loads(line) for line in text.split("\n")[:-1]]
+
+
 class RunningWorker:
-    """`telltales worker` in a subprocess (or a script building a Worker), stopped with SIGTERM."""
+    """`telltales worker` in a subprocess (or a script building a Worker), stopped with SIGTERM.
+
+    With `trace`, the worker writes the order it applied events in (`TRACING`).
+    """
 
     def __init__(self, tmp_path: Path, config_text: str, script: str | None = None, loglevel: str = "warning",
-                 web: bool = False) -> None:
+                 web: bool = False, trace: bool = False) -> None:
+        self.folder = tmp_path
         self.config_path = tmp_path / "telltales.toml"
         self.config_path.write_text(config_text, "utf-8")
         self.log_path = tmp_path / "worker.log"
         if script is None:
-            argv = [sys.executable, "-m", "telltales.streams.cli", "worker", "--config", str(self.config_path),
+            run = ["-c", TRACING] if trace else ["-m", "telltales.streams.cli"]
+            argv = [sys.executable, *run, "worker", "--config", str(self.config_path),
                     "--loglevel", loglevel, *([] if web else ["--no-web"])]
         else:
             argv = [sys.executable, "-c", script, str(self.config_path)]

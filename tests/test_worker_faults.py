@@ -4,9 +4,11 @@ Each test streams the worker test's data set (a simulated organisation with plan
 laptop-farm stories) into Kafka in chunks, injects the fault while the stream is still
 being produced and processed, lets the worker (or its successor) drain everything, and
 checks that every employee's final case — number, open or closed, risk band,
-contributing detectors — is the one replay computes from the same records, and that
-the findings name the same cases. Consumer-group session timeouts are short (6 s, the
-broker's minimum) so that a dead member's partitions move quickly.
+contributing detectors — is the one replay computes from the same records, that the
+findings name the same cases, and that every employee's final state is made of each of
+its events exactly once (the workers trace the order they applied events in).
+Consumer-group session timeouts are short (6 s, the broker's minimum) so that a dead
+member's partitions move quickly.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ import json
 import threading
 import time
 
+import msgspec
 import pytest
 from kafka import KafkaProducer
 
+from telltales.detectors.engine import Engine
+from telltales.schemas.decoder import Decoder
+from telltales.schemas.events import Employee
 from telltales.streams.localkafka import LocalKafka
 from telltales.streams.topics import create_topics
-from test_worker import (PARTITIONS, RunningWorker, as_kafka, case_states, cases_in_findings, data_set, lag, produce,
-                         read_topic, replay_run, wait_drained, worker_config, worker_states)
+from test_worker import (PARTITIONS, RunningWorker, applied_states, as_kafka, case_states, cases_in_findings, data_set,
+                         lag, observed, produce, read_topic, replay_run, wait_drained, worker_config,
+                         worker_states)
 from test_worker_ops import free_ports, get_health, with_ports
 
 pytestmark = pytest.mark.kafka
@@ -103,11 +110,15 @@ def start_stream(config, stream: Stream, worker: RunningWorker, timeout_s: float
 
 
 def wait_mid_stream(stream: Stream, timeout_s: float = 60.0) -> int:
-    """Until a third of the telemetry is produced; returns how many records were produced by then."""
+    """Until a third of the telemetry is produced; returns how many records were produced by then.
+
+    Polled often, so a fault comes within milliseconds of a chunk's flush: before the worker
+    can have committed that chunk (its commit interval is seconds), whatever the machine's load.
+    """
     deadline = time.monotonic() + timeout_s
     while stream.sent < len(stream.records) * FAULT_AT:
         assert stream.is_alive() and time.monotonic() < deadline, f"the stream stopped at {stream.sent}"
-        time.sleep(0.1)
+        time.sleep(0.005)
     return stream.sent
 
 
@@ -133,12 +144,61 @@ def assert_same_cases(config, expected_cases: dict, expected_states: dict) -> No
     assert read_topic(bootstrap, config.topics.dlq) == []
 
 
+def applied_order(*traces: list[dict]) -> dict[str, list[str]]:
+    """Employee → the event ids its final state is made of, in the order they were applied, from workers' traces.
+
+    The workers' calls are merged by wall time (one machine, one clock; a partition's owners
+    change seconds apart). An employee's applications are kept while each next worker
+    continues the state they made; when a worker starts from a state that holds less (the
+    changelog record it read: what came after was lost with a killed process, or not yet
+    written), the applications past that state's positions are dropped — that worker
+    applies them again.
+    """
+    order: dict[str, list[tuple[str, int, str]]] = {}
+    for line in sorted((line for trace in traces for line in trace), key=lambda line: line["t"]):
+        applied = order.setdefault(line["employee"], [])
+        start = line.get("start")
+        if start is not None:
+            applied[:] = [(source, offset, i) for source, offset, i in applied if offset <= start.get(source, -1)]
+        if not line["duplicate"]:
+            applied.append((str(line["source"][0]), line["source"][1], line["id"]))
+    return {employee: [i for _, _, i in applied] for employee, applied in order.items()}
+
+
+def assert_each_event_applied_once(config, *workers: RunningWorker) -> None:
+    """Every employee's final state is the engine run over its events, each once, in the order the workers applied them.
+
+    While records are being produced, and after a restart or a hand-over, the worker can apply
+    one employee's records of two topics in another order than the file's (`streams/worker.py`,
+    processing order), so its detector states can differ from replay's in order-dependent
+    details (a running mean's last digits, a count); the cases cannot. This checks what
+    the guarantees promise of the states: nothing lost, nothing applied twice.
+    """
+    order = applied_order(*(observed(worker.folder) for worker in workers))
+    records, _ = data_set()
+    decoder, employees, events = Decoder(), {}, {}
+    for record in records:
+        event = decoder.decode(msgspec.json.encode(record))
+        if isinstance(event, Employee):
+            employees[event.employee_id] = event
+        else:
+            events[event.event_id] = event
+    assert sorted(i for ids in order.values() for i in ids) == sorted(events)  # each event once
+    engine, rebuilt = Engine(config), {}
+    for employee_id, ids in order.items():
+        state = None
+        for event_id in ids:
+            state = engine.observe(events[event_id], state, employees.get(employee_id)).state
+        rebuilt[employee_id] = state
+    assert applied_states(worker_states(config)) == applied_states(rebuilt)
+
+
 def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(kafka_bootstrap, topic_prefix,
                                                                                  tmp_path):
     text, config, stream, expected_cases, expected_states = setup(kafka_bootstrap, topic_prefix)
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
-    first = RunningWorker(tmp_path / "first", text)
+    first = RunningWorker(tmp_path / "first", text, trace=True)
     second = None
     try:
         start_stream(config, stream, first)
@@ -146,7 +206,7 @@ def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(
         first.proc.kill()  # SIGKILL: no commit, no leaving the group, output in flight lost or not
         first.proc.wait(10)
         produced_at_kill, lag_at_kill = stream.sent, lag(config)
-        second = RunningWorker(tmp_path / "second", text)
+        second = RunningWorker(tmp_path / "second", text, trace=True)
         stream.finish()
         wait_drained(config, second)
     finally:
@@ -156,6 +216,8 @@ def test_a_worker_killed_mid_stream_and_restarted_ends_with_the_cases_of_replay(
     assert code == 0, second.output()[-4000:]
     assert_same_cases(config, expected_cases, expected_states)
 
+    assert_each_event_applied_once(config, first, second)
+
 
 def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing_is_lost(kafka_bootstrap,
                                                                                          topic_prefix, tmp_path):
@@ -163,13 +225,14 @@ def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing
     (tmp_path / "leaving").mkdir()
     (tmp_path / "staying").mkdir()
     (leaving_web, leaving_metrics, staying_web, staying_metrics) = free_ports(4)
-    leaving = RunningWorker(tmp_path / "leaving", with_ports(text, leaving_web, leaving_metrics), web=True)
+    leaving = RunningWorker(tmp_path / "leaving", with_ports(text, leaving_web, leaving_metrics), web=True, trace=True)
     staying = None
     try:
         # The second worker joins while the first is starting: the rebalance during start-up, and the SIGTERM
         # hand-over mid-stream, each seek input partitions while records are fetched (see BatchConsumer.perform_seek).
         time.sleep(JOIN_AFTER_S)
-        staying = RunningWorker(tmp_path / "staying", with_ports(text, staying_web, staying_metrics), web=True)
+        staying = RunningWorker(tmp_path / "staying", with_ports(text, staying_web, staying_metrics), web=True,
+                                trace=True)
         start_stream(config, stream, leaving)
         wait_mid_stream(stream)
         shares = wait_health(lambda shares: sum(shares) == PARTITIONS and 0 not in shares, leaving_web, staying_web)
@@ -185,6 +248,7 @@ def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing
     assert len(shares) == 2  # both workers held partitions before one left ...
     assert produced_at_stop < len(stream.records)  # ... mid-stream
     assert_same_cases(config, expected_cases, expected_states)
+    assert_each_event_applied_once(config, leaving, staying)
 
 
 @pytest.mark.slow
@@ -194,7 +258,7 @@ def test_the_worker_rides_out_a_broker_restart_mid_stream(topic_prefix, tmp_path
     try:
         broker.start()
         text, config, stream, expected_cases, expected_states = setup(broker.bootstrap, topic_prefix)
-        worker = RunningWorker(tmp_path, text)
+        worker = RunningWorker(tmp_path, text, trace=True)
         start_stream(config, stream, worker)
         produced_at_restart = wait_mid_stream(stream)
         stream.hold()
@@ -206,6 +270,7 @@ def test_the_worker_rides_out_a_broker_restart_mid_stream(topic_prefix, tmp_path
         assert code == 0, worker.output()[-4000:]
         assert produced_at_restart < len(stream.records)
         assert_same_cases(config, expected_cases, expected_states)
+        assert_each_event_applied_once(config, worker)
     finally:
         if worker is not None:
             worker.stop()
