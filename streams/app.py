@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -262,8 +262,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 if not routed:
                     continue
                 if commit_every is not None and self._n_acked >= commit_every:
+                    # In the background: a commit waits for the producers to drain, and while this loop awaited
+                    # it no fetch reached the agents (a stall of up to a second per commit, live).
                     self._n_acked = 0
-                    await self.commit()
+                    self.add_future(self.commit())
                 await wait_until_producer_ebb()
                 for target, by_tp in routed.items():
                     if not self.flow_active or self.app.consumer_generation_id != generation or self._seeks != seeks:
@@ -358,6 +360,16 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         self._n_acked += 1
             notify(self._waiting_for_ack)
 
+    async def commit_and_end_transactions(self) -> None:
+        """The commit of a stop or rebalance, once any commit in flight has finished.
+
+        Faust's `commit()` returns without committing while another commit runs (it waits
+        for that one instead), and that one may have taken its offsets before the last
+        batch was acked: at a stop, those acks would be left uncommitted.
+        """
+        await self.maybe_wait_for_commit_to_finish()
+        await super().commit_and_end_transactions()
+
     async def _commit(self, offsets: Any) -> bool:
         # Faust flushed the producer just before; never commit past an output that failed to send.
         outbox = getattr(self.app, "outbox", None)
@@ -390,6 +402,26 @@ class BatchApp(faust.App):
 
     outbox: Outbox | None = None  # set by the user of the app; checked before each offset commit
     fetch_max_wait_ms: int = 1500  # how long the broker may hold a fetch for idle partitions (Faust's value)
+    _express_producer: Any = None
+
+    @property
+    def express_producer(self) -> Any:
+        """A second Faust producer (own connection) for the `Outbox`'s latency-sensitive topics.
+
+        aiokafka sends one produce request per broker at a time; on the app's producer a
+        finding waits behind the table changelogs of every batch before it (hundreds of
+        kilobytes per request while live). Started right after the app's producer and
+        stopped after the consumer's last commit, as Faust orders its own producer.
+        """
+        if self._express_producer is None:
+            self._express_producer = self._new_producer()
+        return self._express_producer
+
+    def on_init_dependencies(self) -> Iterable[Any]:
+        services = list(super().on_init_dependencies())
+        if self.producer in services:
+            services.insert(services.index(self.producer) + 1, self.express_producer)
+        return services
 
     def _new_transport(self) -> BatchTransport:
         url = self.conf.broker_consumer[0]
@@ -472,28 +504,31 @@ class Outbox:
     background task that produces it with one `await` per record; a batch handler's
     outputs and changelog records instead go into aiokafka `BatchBuilder`s, one per
     topic-partition, enqueued together by `flush()`. A handler must `await flush()` before
-    it acks the batch that produced them: Faust's commit flushes the producer before it
-    commits offsets, so outputs and changelogs are durable before their inputs count as
-    done. A record that fails to send stops every later commit (`settled()`), and the
-    worker crashes instead of committing past it.
+    it acks the batch that produced them: every offset commit first waits for every record
+    enqueued before it (`settled()`), so outputs and changelogs are durable before their
+    inputs count as done. A record that fails to send stops every later commit, and the
+    worker crashes instead of committing past it. Records of the `express` topics
+    (findings, the cross-employee hops) go first, on `BatchApp.express_producer`, so they
+    never queue behind the changelogs' produce requests.
     """
 
-    def __init__(self, app: faust.App, partitions: dict[str, int]) -> None:
+    def __init__(self, app: faust.App, partitions: dict[str, int], express: Iterable[str] = ()) -> None:
         self.app = app
         self.partitions = partitions  # topic → partition count, for records partitioned by key
-        self._pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+        self.express = frozenset(express)
+        self._lanes = (_Lane(), _Lane())  # express, bulk: records queued, each lane flushed in order
         self._changelogs: dict[str, Any] = {}  # changelog topic → table (for persisted offsets)
         self._in_flight: list[asyncio.Future] = []
-        self._flushing = asyncio.Lock()
         self.failure: BaseException | None = None
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue a record; without `partition` it goes where Kafka's default partitioner puts `key` (murmur2)."""
         if partition is None:
             partition = key_partition(key, self.partitions[topic]) if key is not None else 0
-        pending = self._pending.get((topic, partition))
+        lane = self._lanes[topic not in self.express].pending
+        pending = lane.get((topic, partition))
         if pending is None:
-            pending = self._pending[(topic, partition)] = []
+            pending = lane[(topic, partition)] = []
         pending.append((key, value))
 
     def changelog(self, table: Any, partition: int, key: bytes, value: bytes | None) -> None:
@@ -507,22 +542,29 @@ class Outbox:
         self.send(topic, key, value, partition)
 
     def __len__(self) -> int:
-        return sum(len(records) for records in self._pending.values())
+        return sum(len(records) for lane in self._lanes for records in lane.pending.values())
 
-    async def flush(self) -> None:
+    async def flush(self, *, express_only: bool = False) -> None:
         """Enqueue everything queued so far with the producer (delivery is awaited by the next commit).
 
-        Flushes run one at a time: when this returns, records queued before the call are
-        with the producer even if another task's flush had taken them.
+        The express lane goes first. Each lane's flushes run one at a time: when this
+        returns, records queued before the call are with the producer even if another
+        task's flush had taken them. `express_only` leaves the bulk lane (changelogs) for a
+        later flush: a handler sends its findings mid-batch without waiting for the
+        changelogs' produce requests to drain.
         """
-        async with self._flushing:
-            await self._flush()
+        express, bulk = self._lanes
+        async with express.lock:
+            await self._flush(express, self.app.express_producer)
+        if not express_only:
+            async with bulk.lock:
+                await self._flush(bulk, self.app.producer)
 
-    async def _flush(self) -> None:
-        if not self._pending:
+    async def _flush(self, lane: _Lane, service: Any) -> None:
+        if not lane.pending:
             return
-        pending, self._pending = self._pending, {}
-        producer = self.app.producer._ensure_producer()
+        pending, lane.pending = lane.pending, {}
+        producer = service._ensure_producer()
         for (topic, partition), records in pending.items():
             batch = producer.create_batch()
             count = 0
@@ -560,6 +602,16 @@ class Outbox:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._in_flight = [f for f in self._in_flight if not f.done()]
         return self.failure is None
+
+
+class _Lane:
+    """Records queued for one producer, per topic-partition, and the lock that keeps its flushes in order."""
+
+    __slots__ = ("lock", "pending")
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+        self.lock = asyncio.Lock()
 
 
 def key_partition(key: bytes, partitions: int) -> int:

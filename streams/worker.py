@@ -87,6 +87,7 @@ import sys
 import time
 import zlib
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -190,7 +191,8 @@ class Worker:
         self.app.conf  # noqa: B018 — Faust checks its settings lazily; a bad value must fail here, in one line
         self.scope = PartitionScope()
         self.outbox = self.app.outbox = Outbox(self.app, {name: self.topology.partitions for name in (
-            self.topology.alerts, self.topology.dlq, self.topology.signals, *self.topology.keys.values())})
+            self.topology.alerts, self.topology.dlq, self.topology.signals, *self.topology.keys.values())},
+            express=(self.topology.alerts, self.topology.signals, *self.topology.keys.values()))
         self._decoders = {topic: Decoder(event_type, max_event_bytes=config.decode.max_event_bytes)
                           for topic, event_type in self.topology.telemetry.items()}
         self._directory_decoder = Decoder("employee", max_event_bytes=config.decode.max_event_bytes)
@@ -203,6 +205,8 @@ class Worker:
         self._ready: set[int] = set()
         self._assigned_at = 0.0
         self._pending: dict[int, _Pending] = {}  # partition → telemetry and signals fetched, not yet applied
+        self._unsent_findings = 0  # findings queued in the outbox since the last mid-batch flush
+        self._employee_acks, self._key_acks = _AckAfterFlush(self.outbox), _AckAfterFlush(self.outbox)
         self._received_next: dict[Any, int] = {}  # topic-partition → offset after the last record the agents got
         self._paused: set[Any] = set()  # telemetry topic-partitions paused because they ran ahead (`_flow`)
         self._tps_of: dict[int, list[Any]] = {}
@@ -211,6 +215,7 @@ class Worker:
         self._newest: dict[Any, float] = {}
         self._swept_at = 0.0
         self._quiet_ticks = 0
+        self._gc_frozen = False
         self._resweep = False  # evidence older than the last sweep was fused since: sweep again at the clock
         self._farm_cases = (0, 0)  # open cases linked to a laptop farm, distinct farm groups (as of the last sweep)
         self._define(self.app)
@@ -276,9 +281,9 @@ class Worker:
                 self.app.drop(batch)
                 continue
             processed = await self.employee_batch(batch)
-            await self.outbox.flush()  # outputs and changelogs enqueued before their inputs are acked
-            self._ack(processed)
-            self.app.release(batch)  # records still buffered stay uncommitted until they are processed
+            # Outputs and changelogs are enqueued before their inputs are acked; records still buffered stay
+            # uncommitted until they are processed.
+            await self._employee_acks.after_flush(functools.partial(self._ack_and_release, processed, batch))
 
     async def _keys_agent(self, stream) -> None:
         async for batch in stream:
@@ -286,8 +291,7 @@ class Worker:
                 self.app.drop(batch)
                 continue
             self.key_batch(batch)
-            await self.outbox.flush()
-            self.app.ack(batch)
+            await self._key_acks.after_flush(functools.partial(self.app.ack, batch))
 
     async def _sweep_timer(self) -> None:
         if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
@@ -299,11 +303,17 @@ class Worker:
             await asyncio.sleep(0)
         self._flow()
         now = self._sweep_clock()
+        if self._quiet_ticks >= 2 and self.counters.records and not self._gc_frozen:
+            self._freeze_gc()
         if now is not None and (now > self._swept_at or (self._resweep and now >= self._swept_at)):
             self.sweep(now)
         self._gauges()
         await self.outbox.flush()
         self._ack(processed)
+
+    def _ack_and_release(self, processed: list[tuple[Any, list[Any]]], batch: Batch) -> None:
+        self._ack(processed)
+        self.app.release(batch)
 
     def _ack(self, processed: list[tuple[Any, list[Any]]]) -> None:
         ack = self.app.ack_records
@@ -317,8 +327,9 @@ class Worker:
         Returns the records processed (per topic-partition, for the caller to ack after it
         flushed the outbox). Telemetry waits in per-partition buffers until it can be merged
         across topics in timestamp order (`_drain`). Each partition is applied without a
-        pause (no other task sees half-written state); between partitions the event loop
-        runs other tasks (timers, the web server).
+        pause (no other task sees half-written state); after each, the findings it raised are
+        sent at once, and the event loop runs other tasks (timers, the keys agent, the web
+        server).
         """
         self._new_generation_check(batch.generation)
         self.counters.batches += 1
@@ -353,7 +364,11 @@ class Worker:
             touched.add(tp.partition)
         for partition in sorted(touched):
             processed += self._drain(partition)
-            await asyncio.sleep(0)
+            if self._unsent_findings:  # they leave now, not after the batch's other partitions
+                self._unsent_findings = 0
+                await self.outbox.flush(express_only=True)
+            else:
+                await asyncio.sleep(0)
         self._flow()
         return processed
 
@@ -707,6 +722,7 @@ class Worker:
             self.counters.findings[change.activity] += 1
             finding = self.builder.build(change)
             self.outbox.send(self.topology.alerts, key, encode_finding(finding))
+            self._unsent_findings += 1
             self.metrics.finding_record(finding)
             if self._evidence_time is not None:
                 self.metrics.latency(time.time() - self._evidence_time)
@@ -753,6 +769,18 @@ class Worker:
         """
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
+    def _freeze_gc(self) -> None:
+        """Collect once and exempt what survives from later collections, the first time the worker is idle.
+
+        What start-up leaves (Faust, aiokafka, the directory read) was otherwise traversed by
+        the first gen-1 collection, which came with the first live events: a 0.16–1.08 s
+        pause within 8 s of the first finding in each of nine timed latency runs
+        (`bench_latency.py --samples`).
+        """
+        self._gc_frozen = True
+        gc.collect()
+        gc.freeze()
+
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (Faust's worker handles both: finish the batch, commit, leave the group)."""
         self.configure_gc()
@@ -772,6 +800,35 @@ class Worker:
             if server is not None:
                 server.shutdown()
         return 0
+
+
+class _AckAfterFlush:
+    """Acks an agent's batch once its outputs are with the producer, while the agent goes on with the next batch.
+
+    The express lane (findings, cross-employee hops) is flushed at once; the changelogs'
+    lane waits for the produce request in flight (aiokafka sends one per broker at a time),
+    up to a request's round trip per batch that the agent would otherwise sit out. One
+    batch at a time waits here (back-pressure); until it is acked and released, a
+    rebalance or shutdown waits for it (`BatchApp.release`).
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self._waiting: asyncio.Future | None = None
+
+    async def after_flush(self, ack: Callable[[], None]) -> None:
+        await self.outbox.flush(express_only=True)
+        if self._waiting is not None:
+            await self._waiting  # the batch before: a failed flush raises here, in the agent
+        self._waiting = asyncio.ensure_future(self._flush_then(ack))
+
+    async def _flush_then(self, ack: Callable[[], None]) -> None:
+        try:
+            await self.outbox.flush()
+        except BaseException as exc:  # no commit may pass it: the next one crashes the worker (`Outbox.settled`)
+            self.outbox.failure = self.outbox.failure or exc
+            raise
+        ack()
 
 
 class _Pending:
