@@ -8,13 +8,6 @@ Per employee (weight 0.7):
   account takeover and of identities handed to someone else (CISA/FBI advisories on
   dormant accounts, e.g. AA22-074A). Seven days is longer than a week's holiday ended
   on the usual laptop, which this does not flag: returning on a known device is normal.
-  After a shorter silence (`dormant_far_days`, 3: longer than a weekend) the same 0.6
-  applies only when the new device's first event is a login located beyond `far_km`
-  (500, after its accuracy) from the claimed home: silence, a device never seen, a far
-  place, in one step. Its innocent twin — a personal tablet on a holiday abroad, a
-  replacement laptop at home after days off — is the simulator's `returner` cohort; the
-  twin at home does not qualify, the one abroad does and stays under a case unless
-  sustained far logins (home_mismatch) follow, as they do for a hijacker.
   The first device of an employee with no history and no directory list is learnt
   silently; late events (`ctx.late`) teach devices but never raise "new" from the wrong order.
   A new device stays new while it is used during its first `fresh_hours` (120): each use
@@ -54,13 +47,11 @@ from msgspec.structs import replace
 from telltales.schemas.events import DeviceSnapshot, Employee, RemoteSession, VpnLogin
 
 from .base import Context, Detector, KeyObservation, Signal
-from .geo import haversine_km
 from .shared_infrastructure import Members, fold_report, group_id
 
 MAX_DEVICES: Final = 8   # device identifiers remembered per employee (a device has up to two: id and hostname)
 KEEP_ORDER: Final = 4    # the newest this many identifiers are not reordered on use (fewer state writes)
 MEMO_SIZE: Final = 65_536
-DEFAULT_ACCURACY_KM: Final = 50.0  # a located login without a radius: city-level GeoIP (as home_mismatch assumes)
 KIND_LABEL: Final = {"device_id": "Device", "mfa_device": "MFA device"}
 
 
@@ -89,7 +80,7 @@ class DeviceIdentity(Detector):
     max_state_bytes = 128
     params: ClassVar = {
         "new_device_score": 0.25, "unlisted_device_score": 0.35, "dormant_new_device_score": 0.6,
-        "dormant_days": 7.0, "dormant_far_days": 3.0, "far_km": 500.0, "terminated_score": 1.0, "leave_score": 0.5, "failed_login_factor": 0.5,
+        "dormant_days": 7.0, "terminated_score": 1.0, "leave_score": 0.5, "failed_login_factor": 0.5,
         "shared_device_pair_score": 0.5, "shared_device_group_score": 0.8,
         "shared_mfa_pair_score": 0.7, "shared_mfa_group_score": 0.9,
         "max_employees": 16, "refresh_hours": 6.0, "fresh_hours": 120.0, "shared_devices": [],
@@ -98,7 +89,6 @@ class DeviceIdentity(Detector):
     def __init__(self, org, params=None) -> None:
         super().__init__(org, params)
         self._dormant_s = float(self.p["dormant_days"]) * 86400.0
-        self._dormant_far_s = float(self.p["dormant_far_days"]) * 86400.0
         self._refresh_s = float(self.p["refresh_hours"]) * 3600.0
         self._fresh_s = float(self.p["fresh_hours"]) * 3600.0
         self._window_s = float(org.correlation_window_s)
@@ -193,37 +183,20 @@ class DeviceIdentity(Detector):
             summary = f"New device {label} for this employee"
             if listed_devices:
                 summary += f", not among the {len(listed_devices)} devices the directory lists"
-            far_km = None
-            if not dormant and ctx.last_time is not None and now - ctx.last_time >= self._dormant_far_s:
-                far_km = self._far_from_home(event, employee)
-            if dormant or far_km is not None:
+            if dormant:
                 score = max(score, self.p["dormant_new_device_score"])
                 summary += f", first activity after {gap_days:.1f} days of silence"
-                if far_km is not None:
-                    summary += f", {far_km:,.0f} km from the claimed home"
             data = {"device_id": event.device_id, "known_devices": len(known) if known else 0,
                     "listed_devices": len(listed_devices) if listed_devices else 0}
             if isinstance(event, DeviceSnapshot) and event.hostname:
                 data["hostname"] = event.hostname
             if gap_days is not None:
                 data["idle_days"] = round(gap_days, 1)
-            if far_km is not None:
-                data["far_km"] = round(far_km)
             signals.append(self.signal(event, score, summary, **{k: v for k, v in data.items() if v is not None}))
             now_s = int(now)
             return replace(state, devices=self._learn(known, digests),
                            fresh=[digests[0], now_s, now_s, round(score * 100)])
         return replace(state, devices=self._learn(known, digests))
-
-    def _far_from_home(self, event, employee: Employee | None) -> float | None:
-        """A login's distance from the claimed home when it is beyond `far_km` after the login's accuracy, else None."""
-        geo = event.geo if type(event) is VpnLogin else None
-        home = employee.home if employee is not None else None
-        if geo is None or geo.lat is None or geo.lon is None or home is None or home.lat is None or home.lon is None:
-            return None
-        km = haversine_km(home.lat, home.lon, geo.lat, geo.lon)
-        accuracy = geo.accuracy_km if geo.accuracy_km is not None else DEFAULT_ACCURACY_KM
-        return km if km - accuracy > float(self.p["far_km"]) else None
 
     def _digest(self, name: str) -> int:
         """CRC-32 of a lower-cased device name, memoised: an employee's one or two names recur in every event."""

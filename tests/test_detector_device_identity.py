@@ -7,7 +7,7 @@ import datetime as dt
 import msgspec
 import pytest
 
-from builders import CHICAGO, LONDON, T0, device, employee, geo, home_employee, remote, vpn
+from builders import CHICAGO, T0, device, employee, home_employee, remote, vpn
 from telltales.detectors.base import Context, KeyObservation, Org
 from telltales.detectors.device_identity import DeviceIdentity
 from telltales.detectors.engine import Engine
@@ -67,42 +67,6 @@ def test_return_from_holiday_on_the_usual_device_is_normal():
 def test_short_gap_new_device_stays_weak():
     _, signals = run([vpn("e1", 0, device_id="lt-1"), vpn("e1", 3 * DAY, device_id="lt-2")])
     assert signals[1][0].score == 0.25
-
-
-LAGOS = {"city": "Lagos", "country": "NG", "lat": 6.52, "lon": 3.38}
-NEAR_HOME = {"city": "Evanston", "country": "US", "lat": 42.05, "lon": -87.69}
-
-
-def _silence_then(second, gap_days=4.5, **employee_fields):
-    """The usual laptop at home, `gap_days` of silence, then `second` (a builder call's keyword arguments)."""
-    alice = home_employee("e1", CHICAGO, devices=["lt-1"], **employee_fields)
-    _, signals = run([vpn("e1", 0, device_id="lt-1", geo=geo(CHICAGO)), vpn("e1", gap_days * DAY, **second)],
-                     employee=alice)
-    return signals[1]
-
-
-def test_silence_then_a_new_device_logging_in_far_from_home_is_the_takeover_sequence():
-    [signal] = _silence_then({"device_id": "desk-9", "geo": geo(LAGOS, 50)})
-    assert signal.score == 0.6 and signal.data["idle_days"] == 4.5 and signal.data["far_km"] > 9000
-    assert "4.5 days of silence" in signal.summary and "km from the claimed home" in signal.summary
-
-
-def test_the_sequence_needs_each_step():
-    at_home = _silence_then({"device_id": "lt-2", "geo": geo(NEAR_HOME)})  # a replacement laptop after days off
-    short_gap = _silence_then({"device_id": "desk-9", "geo": geo(LAGOS, 50)}, gap_days=2.0)  # a weekend
-    unlocated = _silence_then({"device_id": "desk-9"})
-    known = _silence_then({"device_id": "lt-1", "geo": geo(LAGOS, 50)})  # the usual laptop abroad
-    vague = _silence_then({"device_id": "desk-9", "geo": geo(NEAR_HOME, 800)})  # could be home, within its radius
-    assert [s.score for s in at_home + short_gap + unlocated + vague] == [0.35] * 4 and known == []
-    assert all("far_km" not in s.data for s in at_home + short_gap + unlocated + vague)
-
-
-def test_the_sequence_far_place_is_measured_from_the_claimed_home_beyond_far_km():
-    detector = DeviceIdentity(ORG, {"far_km": 10_000.0})
-    alice = home_employee("e1", CHICAGO, devices=["lt-1"])
-    _, signals = run([vpn("e1", 0, device_id="lt-1"), vpn("e1", 4.5 * DAY, device_id="desk-9", geo=geo(LONDON))],
-                     employee=alice, detector=detector)
-    assert [s.score for s in signals[1]] == [0.35]
 
 
 def test_a_new_device_stays_a_tell_while_in_use_for_its_first_120_hours():
