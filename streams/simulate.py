@@ -4,7 +4,8 @@ The organisation: employees living in real cities (mostly US, plus a normal inte
 workforce), hybrid office workers behind office NAT, the organisation's own VPN egress,
 business travel (flights at airliner speeds, hotel networks, device time-zone changes, now
 and then a team offsite in one hotel, some travellers' second, unlisted device), weekends
-and public holidays, DHCP address changes, device replacements, IT staff with approved
+and public holidays, days off that end on a new device (a personal tablet or laptop on a holiday
+abroad, a replacement laptop at home), DHCP address changes, device replacements, IT staff with approved
 remote-support tools, couples sharing a home network, flaky Wi-Fi, mobile hotspots, privacy
 VPNs and iCloud Private Relay, bilingual keyboard layouts, people far from every vantage
 point. Latency follows physics (`telltales.detectors.geo`): a round trip from the device to
@@ -54,12 +55,13 @@ Outputs (``--out DIR``):
        "cohorts": {employee_id: [tags]} — non-operatives with a trait that makes them a
            hard negative: couple, office, traveller, offsite, it_staff, privacy_vpn,
            icloud_relay, hotspot, flaky_wifi, far_from_vantage, second_layout,
-           device_replaced, new_hire, on_leave, night_owl, jiggler, trip_device}
+           device_replaced, new_hire, on_leave, night_owl, jiggler, trip_device,
+           returner (with holiday or new_laptop)}
 
 Same seed, same arguments ⇒ the same bytes: one ``random.Random(seed)`` drives every draw
-but the ``trip_device`` cohort's, which has a stream of its own (so adding it left every other
-event of a seed unchanged); iteration is over lists and insertion-ordered dicts only, and no
-wall clock is read.
+but the ``trip_device`` and ``returner`` cohorts', which have streams of their own (so adding
+them left every other employee's events of a seed unchanged); iteration is over lists and
+insertion-ordered dicts only, and no wall clock is read.
 
 Live mode (``--kafka BOOTSTRAP --rate N``) produces the same events to the SPEC §3 topics
 (key = the raw UTF-8 employee id; value = the event JSON without ``event_type``), paced
@@ -436,6 +438,7 @@ class _Generator:
         self.r = random.Random(seed)
         self.trip_r = random.Random(f"trip_device:{seed}")  # the trip_device cohort's own stream
         self.trip_devices: list[tuple[Person, Device, bool]] = []  # (traveller, second device, managed?)
+        self.returner_r = random.Random(f"returner:{seed}")  # the returner cohort's own stream
         self.used_ips: set[int] = set()
         self.events: list[SimEvent] = []
         self.people: list[Person] = []
@@ -901,6 +904,94 @@ class _Generator:
         finally:
             self.r = main
 
+    def _returners(self) -> None:
+        """A few employees go silent for days off and come back on a device never seen before.
+
+        The innocent twin of a dormant account's takeover (silence, a new device, a far place):
+        ``holiday`` — on leave abroad, checking in once or twice from a personal laptop or tablet
+        the directory does not list (VPN logins only, no agents), from a hotel or a local mobile
+        network, sometimes in a country hijackers also use (family visits); ``new_laptop`` — back
+        at home after days off with a replacement laptop from IT (listed or not yet), which takes
+        over every later event. The employee's own events in the silence are dropped. Planned and
+        drawn from `returner_r` alone, after everything else, so every other employee's events
+        are unchanged.
+        """
+        main, self.r = self.r, self.returner_r
+        try:
+            r = self.r
+            days = self.days
+            rate = r.uniform(0.02, 0.04)
+            eligible = [p for p in self.people if p.scenario is None and p.status == "active" and p.active_from_day == 0
+                        and p.trip is None and not p.it_staff and len(p.devices) == 1]
+            chosen = [p for p in eligible if r.random() < rate] if days >= 6 else []
+            silences: dict[int, tuple[int, int]] = {}
+            listed: list[str] = []
+            for p in chosen:
+                first_day = r.randint(1, days - 4)
+                length = r.randint(3, 9)
+                t0 = _local_ms(p.tz, self.start + dt.timedelta(days=first_day), 0)
+                t1 = _local_ms(p.tz, self.start + dt.timedelta(days=first_day + length), 0)
+                silences[p.idx] = (t0, t1)
+                kind = "holiday" if r.random() < 0.6 else "new_laptop"
+                p.tags += ["returner", kind]
+                if kind == "holiday":
+                    self._holiday_logins(p, first_day, first_day + length, (t0, t1))
+                elif first_day + length < days:
+                    old = p.devices[0]
+                    new = self._new_device(t1, old.os, p.first, p.last)
+                    p.devices.append(new)
+                    if r.random() < 0.5:
+                        p.listed_devices.append(new.device_id)
+                        listed.append(p.eid)
+            self.scenario_params["returner"] = {"rate": round(rate, 3), "employees": [p.eid for p in chosen],
+                                                "new_laptop_listed": listed}
+            swapped = {p.idx for p in chosen if len(p.devices) == 2}
+            self.events = [self._on_device_at(e) if e.person in swapped else e for e in self.events
+                           if not (e.person in silences and silences[e.person][0] <= e.ts_ms < silences[e.person][1]
+                                   and e.event.device_id == self.people[e.person].devices[0].device_id)]
+        finally:
+            self.r = main
+
+    def _holiday_logins(self, p: Person, first_day: int, end_day: int, silence: tuple[int, int]) -> None:
+        """One or two days of a holiday abroad with a personal device: a few VPN logins, no agents.
+
+        Never on the first or last day of the silence (the flights), and never within 12 h of its ends.
+        """
+        r = self.r
+        pool = [c for c in sd.HOME_CITIES + sd.TRAVEL_ONLY_CITIES + sd.HIJACKER_CITIES
+                if c.country != p.city.country and haversine_km(p.lat, p.lon, c.lat, c.lon) > 1000]
+        dest = r.choices(pool, weights=[c.weight for c in pool])[0]
+        if r.random() < 0.5:
+            device = Device(0, f"dev-{r.getrandbits(40):010x}", f"{p.first}'s iPad", "ipados",
+                            r.choice(sd.OS_VERSIONS["ipados"]))
+        else:
+            os = r.choice(("windows", "macos"))
+            host = f"DESKTOP-{r.getrandbits(28):07X}" if os == "windows" else f"{p.first}s-MacBook-Air"
+            device = Device(0, f"dev-{r.getrandbits(40):010x}", host, os, r.choice(sd.OS_VERSIONS[os]))
+        lat, lon = self._jitter(dest.lat, dest.lon, 10)
+        where = self._where(lat, lon, dest.tz, access=(3, 25), infl=(1.3, 1.9), flaky=0.15)
+        hotel = self._hotel(dest)
+        days = list(range(first_day + 1, min(end_day - 1, self.days)))
+        for day in sorted(r.sample(days, min(len(days), r.choice((1, 1, 2))))):
+            date = self.start + dt.timedelta(days=day)
+            net = hotel if r.random() < 0.7 else self._net(dest, self._isp(dest.country, "mobile"), "mobile",
+                                                           (dest.lat, dest.lon), wifi=False)
+            for _ in range(r.choice((1, 1, 2, 3))):
+                t = _local_ms(dest.tz, date, r.uniform(8.0, 23.0))
+                if silence[0] + 12 * HOUR_MS < t < silence[1] - 12 * HOUR_MS:
+                    self._login(p, t, where, net, "success", device)
+
+    def _on_device_at(self, e: SimEvent) -> SimEvent:
+        """The event as sent from the device the employee had at its time (a replacement laptop after the silence)."""
+        p = self.people[e.person]
+        device = p.device_at(e.ts_ms)
+        if device is p.devices[0]:
+            return e
+        changes: dict[str, Any] = {"device_id": device.device_id}
+        if isinstance(e.event, DeviceSnapshot) and e.event.hostname is not None:
+            changes["hostname"] = device.hostname
+        return e._replace(event=msgspec.structs.replace(e.event, **changes))
+
     # ---- operatives ---------------------------------------------------------------------------------
 
     def _operative_counts(self) -> dict[str, int]:
@@ -1362,6 +1453,7 @@ class _Generator:
                 for block in self._blocks(p, day):
                     self._emit_block(p, block)
         self._trip_device_events()
+        self._returners()
 
     def _add(self, p: Person, t: int, event, telling: bool, where: Where | None) -> None:
         if p.watch_hours and not telling:

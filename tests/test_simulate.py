@@ -291,7 +291,62 @@ def test_some_travellers_bring_a_second_unlisted_device_used_only_on_the_trip(we
         assert second_ips & usual_ips, "the second device logs in at the hotel where the usual laptop does"
 
 
+def test_some_employees_come_back_from_days_off_on_a_device_never_seen_before(week):
+    params = week.labels["scenario_params"]["returner"]
+    cohort = params["employees"]
+    assert 0.02 <= params["rate"] <= 0.04 and cohort
+    employees = {e.employee_id: e for e in week.employees}
+    usual = {uid: employees[uid].aliases[-1] for uid in cohort}  # the first laptop's hostname
+    kinds = collections.Counter()
+    for uid in cohort:
+        tags = week.labels["cohorts"][uid]
+        kind = "holiday" if "holiday" in tags else "new_laptop"
+        kinds[kind] += 1
+        assert "returner" in tags and "traveller" not in tags
+        events = [e for e in week.telemetry if e.event.employee_id == uid]
+        record = employees[uid]
+        first = events[0].event.device_id
+        assert first in record.devices
+        on_first = [e.ts_ms for e in events if e.event.device_id == first]
+        others = [e for e in events if e.event.device_id != first]
+        ends = on_first + [week.telemetry[-1].ts_ms]
+        gaps = [b - a for a, b in zip(ends, ends[1:])]
+        silence = max(gaps)
+        assert silence >= 3 * 24 * 3_600_000 - 2 * 3_600_000, "silent for days off (at least three days)"
+        gap_start = ends[gaps.index(silence)]
+        assert {e.event.device_id for e in others} <= {e.event.device_id for e in others[:1]}, "one other device"
+        if kind == "holiday":
+            assert all(isinstance(e.event, VpnLogin) for e in others), "a personal device runs no agents"
+            assert all(e.event.device_id not in record.devices for e in others)
+            assert all(haversine_km(record.home.lat, record.home.lon, e.lat, e.lon) > 1000 for e in others)
+            assert all(gap_start < e.ts_ms < gap_start + silence for e in others), "abroad only during the silence"
+        elif others:
+            assert others[0].ts_ms >= gap_start + silence - 1 and max(on_first) <= gap_start, \
+                "the replacement takes over after the silence, the old laptop is never seen again"
+            assert {e.event.hostname for e in others if isinstance(e.event, DeviceSnapshot) and e.event.hostname} \
+                .isdisjoint({usual[uid]})
+    assert kinds["holiday"] and kinds["new_laptop"]
+
+
+def test_the_returner_cohort_changes_only_its_members_events(monkeypatch):
+    with_cohort = simulate(employees=200, days=7, seed=2)
+    monkeypatch.setattr(_Generator, "_returners", lambda self: None)
+    without = simulate(employees=200, days=7, seed=2)
+    cohort = set(with_cohort.labels["scenario_params"]["returner"]["employees"])
+    assert cohort
+    encode = msgspec.json.encode
+    assert [encode(e.event) for e in with_cohort.telemetry if e.event.employee_id not in cohort] == \
+        [encode(e.event) for e in without.telemetry if e.event.employee_id not in cohort]
+    assert [e for e in with_cohort.employees if e.employee_id not in cohort] == \
+        [e for e in without.employees if e.employee_id not in cohort]
+    for uid in cohort:  # fewer events of the usual laptop: the silence
+        assert sum(e.event.employee_id == uid for e in with_cohort.telemetry) != \
+            sum(e.event.employee_id == uid for e in without.telemetry)
+
+
 def test_the_trip_device_cohort_leaves_every_other_event_unchanged(monkeypatch):
+    with_cohort = simulate(employees=200, days=7, seed=2)
+    monkeypatch.setattr(_Generator, "_returners", lambda self: None)  # (tested above)
     with_cohort = simulate(employees=200, days=7, seed=2)
     monkeypatch.setattr(_Generator, "_plan_trip_devices", lambda self, normals: None)
     without = simulate(employees=200, days=7, seed=2)
