@@ -165,6 +165,7 @@ def main() -> None:
         print(json.dumps(child_worker(args.config, args.events, args.timeout)))
         return
 
+    args.profiler = _profiler(args.profile) if args.profile else None  # before any work: py-spy must be there
     with broker(args.bootstrap) as bootstrap:
         _bench(args, bootstrap)
 
@@ -214,7 +215,7 @@ def _bench(args, bootstrap: str) -> None:
     if "worker" in only:
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write(toml)
-        wrap = _profiler(args.profile) if args.profile else None
+        wrap = args.profiler
         try:
             results["worker"] = run_child([script, "--child", "worker", "--config", f.name, "--events",
                                            str(telemetry_n), "--timeout", str(args.timeout)], args.timeout + 60,
