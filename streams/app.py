@@ -24,15 +24,17 @@ changelogs during recovery, ordinary agents) take Faust's usual path.
 
 `Outbox` produces a handler's outputs and changelog records as whole aiokafka record
 batches (Faust's `send_soon` awaits once per record) and keeps every commit from passing
-a record that failed to send; `PartitionScope` lets a handler use Faust's table stores
-outside an `Event` (a store picks its partition database from the current event).
+a record that failed to send; `StateCache` keeps a table's values decoded between batches
+and holds back changed ones until the next offset commit (Kafka Streams' record cache);
+`PartitionScope` lets a handler use Faust's table stores outside an `Event` (a store picks
+its partition database from the current event).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -45,7 +47,7 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
-__all__ = ["Batch", "BatchApp", "BatchTopic", "Outbox", "PartitionScope", "key_partition"]
+__all__ = ["Batch", "BatchApp", "BatchTopic", "Outbox", "PartitionScope", "StateCache", "key_partition"]
 
 _YIELD_EVERY: Final = 2_000  # records routed between event-loop yields on the per-message path
 
@@ -371,9 +373,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await super().commit_and_end_transactions()
 
     async def _commit(self, offsets: Any) -> bool:
-        # Faust flushed the producer just before; never commit past an output that failed to send.
+        # Faust flushed the producer just before. The outbox writes the table values held back since the last
+        # commit and waits for every record it enqueued: never commit past a change or an output not yet durable.
         outbox = getattr(self.app, "outbox", None)
-        if outbox is not None and not await outbox.settled():
+        if outbox is not None and not await outbox.durable():
             exc = outbox.failure
             self.log.error("not committing offsets: a record failed to send (%r); the worker stops", exc)
             await self.crash(exc if isinstance(exc, BaseException) else RuntimeError("produce failed"))
@@ -519,7 +522,12 @@ class Outbox:
         self._lanes = (_Lane(), _Lane())  # express, bulk: records queued, each lane flushed in order
         self._changelogs: dict[str, Any] = {}  # changelog topic → table (for persisted offsets)
         self._in_flight: list[asyncio.Future] = []
+        self._before_commit: list[Callable[[], None]] = []
         self.failure: BaseException | None = None
+
+    def before_commit(self, write: Callable[[], None]) -> None:
+        """Have `write()` queue held-back records (`StateCache.write`) before every offset commit."""
+        self._before_commit.append(write)
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue a record; without `partition` it goes where Kafka's default partitioner puts `key` (murmur2)."""
@@ -602,6 +610,110 @@ class Outbox:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._in_flight = [f for f in self._in_flight if not f.done()]
         return self.failure is None
+
+    async def durable(self) -> bool:
+        """Before an offset commit: queue the held-back writes, enqueue everything and wait for it (see `settled`).
+
+        The writes are queued before the first await, so they include every change of the
+        records whose offsets are about to be committed (acked before the commit began).
+        """
+        for write in self._before_commit:
+            write()
+        await self.flush()
+        return await self.settled()
+
+
+class StateCache:
+    """A table's values, decoded, kept between batches; changed ones reach the table and its changelog only before a commit.
+
+    Kafka Streams' record cache: a key changed by every small batch of a commit interval is
+    written once per interval, not once per batch. `put` holds the newest value of a key;
+    `write` encodes every held value into the table's store and its changelog (through the
+    outbox) and must run before every offset commit (`Outbox.before_commit`), so an offset
+    is committed only once the changelog records of every change it covers are durable. A
+    crash loses the held values, and with them nothing committed: the records that made
+    them are read again from the committed offsets. `get` reads the cache first, so a held
+    value is never shadowed by the older one in the table. The caller writes early when
+    `full` (the held values are bounded) and drops the cache (`clear`) whenever what it holds
+    may no longer be the partition's latest (a rebalance).
+    """
+
+    def __init__(self, table: Any, topic: str, *, decode: Callable[[Any, bytes], Any],
+                 encode: Callable[[Any], bytes], key_bytes: Callable[[Any], bytes], size: int, held_max: int) -> None:
+        self.table = table
+        self.topic = topic  # the source topic named in the partition scope of a write (stores read only its partition)
+        self.decode, self.encode, self.key_bytes = decode, encode, key_bytes
+        self.size, self.held_max = size, held_max
+        self._values: dict[Any, Any] = {}  # key → decoded value, least recently stored first
+        self._held: dict[Any, int] = {}  # keys changed since the last write → their partition
+
+    def get(self, key: Any) -> Any:
+        """The newest value of `key` (None if it has none), from the cache or else the table (in the key's partition scope)."""
+        value = self._values.get(key)
+        if value is None:
+            raw = self.table.data.get(self.key_bytes(key))
+            if raw is not None:
+                value = self.decode(key, raw)
+                self._keep(key, value)
+        return value
+
+    def put(self, partition: int, key: Any, value: Any) -> None:
+        """Hold `value` as the newest of `key` (in `partition`) until the next `write`."""
+        self._keep(key, value)
+        self._held[key] = partition
+
+    def write_now(self, outbox: Outbox, partition: int, key: Any, value: Any) -> None:
+        """Queue `value` of `key` into the table and changelog at once (in the key's partition scope); not held."""
+        self._keep(key, value)
+        self._held.pop(key, None)
+        outbox.changelog(self.table, partition, self.key_bytes(key), self.encode(value))
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    @property
+    def full(self) -> bool:
+        return len(self._held) >= self.held_max
+
+    def write(self, outbox: Outbox, scope: PartitionScope, owned: Collection[int]) -> int:
+        """Queue every held value of a partition in `owned` into the table and changelog; drop the others.
+
+        A partition this worker no longer owns can no longer have its offsets committed here
+        (Faust discards them), so its held values cover nothing committed; writing them could
+        overwrite a newer owner's. Returns how many were dropped.
+        """
+        if not self._held:
+            return 0
+        held, self._held = self._held, {}
+        by_partition: dict[int, list[Any]] = {}
+        for key, partition in held.items():
+            by_partition.setdefault(partition, []).append(key)
+        dropped = 0
+        values, encode, key_bytes, put = self._values, self.encode, self.key_bytes, outbox.changelog
+        for partition, keys in by_partition.items():
+            if partition not in owned:
+                dropped += len(keys)
+                for key in keys:
+                    values.pop(key, None)
+                continue
+            with scope.partition(self.topic, partition):
+                for key in keys:
+                    put(self.table, partition, key_bytes(key), encode(values[key]))
+        return dropped
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._held.clear()
+
+    def _keep(self, key: Any, value: Any) -> None:
+        values = self._values
+        values.pop(key, None)
+        values[key] = value  # newest last: the oldest go first when the cache is full
+        if len(values) > self.size:
+            held = self._held
+            for stale in [k for k in values if k not in held][: len(values) // 4]:
+                del values[stale]
 
 
 class _Lane:

@@ -16,11 +16,12 @@ the same partition numbers of all of them; keys are raw UTF-8 bytes):
                            └─► <app>-signals (key = the addressed employee id) ─► back to agent "employees"
 
 Both agents receive whole fetches (`telltales.streams.app.BatchApp`), not one Faust Event
-per record: per batch and partition, each employee's state is decoded once, every event
-of the batch is applied, and the state is written once (one changelog record per employee
-per batch); offsets are acked only after their records are applied and their outputs
-handed to the producer, so commits never pass unprocessed records. A timer sweeps open
-cases (decay, TTL) on the worker's event-time clock.
+per record, and keep employee and key states decoded between batches (`StateCache`): a
+changed state is held in memory and written to its table and changelog once per offset
+commit (one changelog record per employee per commit interval, not per batch), before the
+offsets that cover it are committed. Offsets are acked only after their records are
+applied and their outputs handed to the producer, so commits never pass unprocessed
+records. A timer sweeps open cases (decay, TTL) on the worker's event-time clock.
 
 Processing order — what may differ from a file, and what the worker does about it:
 
@@ -106,7 +107,7 @@ from telltales.schemas.decoder import Decoder
 from telltales.schemas.events import Employee
 from telltales.schemas.rejections import Rejection
 
-from .app import Batch, BatchApp, Outbox, PartitionScope, key_partition
+from .app import Batch, BatchApp, Outbox, PartitionScope, StateCache, key_partition
 from .geoip import build_engine
 from .metrics import Metrics
 from .replay import GC_THRESHOLD, CoreCounters
@@ -123,8 +124,12 @@ RESUME_AT: Final = 2_000  # ... until its buffer is down to this
 SWEEP_INTERVAL_S: Final = 1.0   # wall-clock period of the sweep timer
 MAX_POLL_RECORDS: Final = 5_000  # records per fetch (one batch): bounds a batch's latency and memory
 DIRECTORY_CACHE: Final = 65_536  # decoded directory records kept in memory
-STATE_CACHE: Final = 20_000  # decoded employee states kept between batches (the table holds them all, encoded)
+STATE_CACHE: Final = 20_000  # decoded states kept between batches, per table (the table holds them all, encoded)
+HELD_MAX: Final = 10_000  # changed states held back from a table until the next commit; beyond, written at once
 KEY_SEPARATOR: Final = b"\x1f"
+# Offsets are committed on the timer (worker.commit_interval_s), not also every 10,000 acked records (Faust's
+# default): every commit writes the held states, and at half of peak load that default commits about once a second.
+COMMIT_EVERY: Final = 2**31 - 1
 
 _SIGNAL_GROUPS = msgspec.msgpack.Decoder(list[list[Signal]])  # one group per source event, fused one by one
 _OBSERVATIONS = msgspec.msgpack.Decoder(list[KeyObservation])
@@ -198,7 +203,6 @@ class Worker:
         self._directory_decoder = Decoder("employee", max_event_bytes=config.decode.max_event_bytes)
         self._kind_of = {topic: kind for kind, topic in self.topology.keys.items()}
         self._directory_cache: dict[str, Employee | None] = {}
-        self._state_cache: dict[str, EmployeeState] = {}  # the table's latest values, decoded; cleared on rebalance
         self._logged_errors: set[str] = set()
         # Per consumer generation: which partitions may be processed, what waits for its directory.
         self._generation = -1
@@ -219,6 +223,7 @@ class Worker:
         self._resweep = False  # evidence older than the last sweep was fused since: sweep again at the clock
         self._farm_cases = (0, 0)  # open cases linked to a laptop farm, distinct farm groups (as of the last sweep)
         self._define(self.app)
+        self.outbox.before_commit(self.write_states)
 
     # Faust wiring -------------------------------------------------------------------------
     def _define(self, app: BatchApp) -> None:
@@ -229,6 +234,14 @@ class Worker:
         self.open_cases = app.Table("open-cases", help="Employees with an open case → partition", **table)
         self.key_tables = {kind: app.Table(f"keys-{kind}", help=f"Correlation state per {kind} value", **table)
                            for kind in t.keys}
+        engine = self.engine
+        self.state_cache = StateCache(self.states, t.directory, decode=lambda _, raw: engine.decode_state(raw),
+                                      encode=engine.encode_state, key_bytes=str.encode, size=STATE_CACHE,
+                                      held_max=HELD_MAX)
+        self.key_caches = {kind: StateCache(self.key_tables[kind], topic, decode=_decode_key_state(engine),
+                                            encode=engine.encode_key_state, key_bytes=bytes, size=STATE_CACHE,
+                                            held_max=HELD_MAX)
+                           for kind, topic in t.keys.items()}
         employee_side = app.batch_topic(*t.telemetry, t.directory, t.signals)
         app.agent(employee_side, name="telltales.employees")(self._employees_agent)
         if t.keys:
@@ -297,6 +310,7 @@ class Worker:
         if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
             return
         self._new_generation_check()
+        generation = self._generation
         processed = []
         for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
             processed += self._drain(partition)
@@ -309,6 +323,11 @@ class Worker:
             self.sweep(now)
         self._gauges()
         await self.outbox.flush()
+        if self.app.rebalancing or self.app.consumer_generation_id != generation:
+            # A rebalance began meanwhile: its commit may already have run (Faust waits for the agents' batches,
+            # not for this timer), so an ack now could be committed in the next generation, after the states
+            # holding these records were dropped with the old generation. Not acked, they are read again.
+            return
         self._ack(processed)
 
     def _ack_and_release(self, processed: list[tuple[Any, list[Any]]], batch: Batch) -> None:
@@ -521,7 +540,11 @@ class Worker:
         self._received_next.clear()
         self._ready.clear()
         self._directory_cache.clear()
-        self._state_cache.clear()
+        # Held states are dropped too: the rebalance's commit wrote every one its offsets covered (`write_states`),
+        # and the rest come back as their records are read again from the committed offsets.
+        self.state_cache.clear()
+        for cache in self.key_caches.values():
+            cache.clear()
         self._newest.clear()
         self._generation = generation
         self._assigned_at = time.monotonic()
@@ -578,29 +601,24 @@ class Worker:
     # The key side ---------------------------------------------------------------------------
     def key_batch(self, batch: Batch) -> None:
         """Fold one fetch of key observations into key states; send the signals to their employees."""
+        # Whichever agent sees a new generation first moves the worker to it before holding anything of it: held
+        # states are dropped when the worker changes generation, and not written while it lags the consumer's.
+        self._new_generation_check(batch.generation)
         engine = self.engine
         newest = self._newest
         outgoing: dict[str, list[list[Signal]]] = defaultdict(list)
         for tp, records in batch.records.items():
             self._received_next[tp] = records[-1].offset + 1
-            kind = self._kind_of[tp.topic]
-            table = self.key_tables[kind]
-            states: dict[bytes, Any] = {}
-            dirty: set[bytes] = set()
-            with self.scope.partition(tp.topic, tp.partition):
+            cache = self.key_caches[self._kind_of[tp.topic]]
+            partition = tp.partition
+            with self.scope.partition(tp.topic, partition):
                 for record in records:
                     try:
                         for observation in _OBSERVATIONS.decode(record.value):
                             key = observation.detector.encode() + KEY_SEPARATOR + observation.value.encode()
-                            if key in states:
-                                state = states[key]
-                            else:
-                                raw = table.data.get(key)
-                                state = engine.decode_key_state(observation.detector, raw) if raw is not None \
-                                    else None
-                            state, signals, errors = engine.correlate(observation, state)
-                            states[key] = state
-                            dirty.add(key)
+                            state, signals, errors = engine.correlate(observation, cache.get(key))
+                            if state is not None:
+                                cache.put(partition, key, state)
                             if observation.time > newest.get(tp, 0.0):
                                 newest[tp] = observation.time
                             if errors:
@@ -611,10 +629,8 @@ class Worker:
                     except Exception as exc:  # noqa: BLE001 — a bug must cost one record, not the stream
                         self._internal_error(tp, record, exc)
                 self.metrics.event(tp.topic, "accepted", len(records))
-                for key in dirty:
-                    state = states[key]
-                    if state is not None:
-                        self.outbox.changelog(table, tp.partition, key, engine.encode_key_state(state))
+            if cache.full:
+                self.write_states()
         for employee_id, groups in outgoing.items():
             self.outbox.send(self.topology.signals, employee_id.encode(), _ENCODE(groups))
 
@@ -666,19 +682,18 @@ class Worker:
             partition = int(value)
             if partition in assigned:
                 by_partition[partition].append(key)
+        cache = self.state_cache
         for partition, keys in sorted(by_partition.items()):
             with self.scope.partition(self.topology.directory, partition):
                 for key in sorted(keys):
-                    raw = self.states.data.get(key)
-                    if raw is None:
+                    employee_id = key.decode()
+                    state = cache.get(employee_id)
+                    if state is None:
                         self.outbox.changelog(self.open_cases, partition, key, None)
                         continue
-                    employee_id = key.decode()
-                    state = self._state_cache.get(employee_id) or engine.decode_state(raw)
                     new, changes = engine.sweep(state, now, employee_id)
-                    if new is not state:
-                        self.outbox.changelog(self.states, partition, key, engine.encode_state(new))
-                        self._remember_state(employee_id, new)
+                    if new is not state:  # written at once, with its findings: no input offset may follow to commit
+                        cache.write_now(self.outbox, partition, employee_id, new)
                     self._publish(changes, partition)
                     case = new.fusion.case
                     if case.open and case.group:
@@ -702,13 +717,20 @@ class Worker:
                             ("open-cases", self.open_cases), *((f"keys-{k}", t) for k, t in self.key_tables.items())):
             self.metrics.table(name, len(table.data))
 
-    def _remember_state(self, employee_id: str, state: EmployeeState) -> None:
-        cache = self._state_cache
-        cache.pop(employee_id, None)
-        cache[employee_id] = state  # newest last: the oldest go first when the cache is full
-        if len(cache) > STATE_CACHE:
-            for stale in list(cache)[: len(cache) // 4]:
-                del cache[stale]
+    def write_states(self) -> None:
+        """Queue the held-back employee and key states into their tables and changelogs (before every commit).
+
+        Only states of this generation's partitions are written: after a rebalance the agents
+        have not seen yet, what is held belongs to a generation whose commits are over.
+        """
+        owned: set[int] = set()
+        if self._generation == self.app.consumer_generation_id:
+            owned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.topology.directory}
+        dropped = sum(cache.write(self.outbox, self.scope, owned)
+                      for cache in (self.state_cache, *self.key_caches.values()))
+        if dropped:
+            log.info("dropped %d held states of partitions no longer assigned or of an older generation: their "
+                     "records were not committed here and are processed again from the committed offsets", dropped)
 
     # Outputs --------------------------------------------------------------------------------
     def _publish(self, changes: list[CaseChange], partition: int) -> None:
@@ -871,11 +893,7 @@ class _Work:
         states = self.states
         if employee_id in states:
             return states[employee_id]
-        state = self.worker._state_cache.get(employee_id)
-        if state is None:
-            raw = self.worker.states.data.get(employee_id.encode())
-            state = self.engine.decode_state(raw) if raw is not None else None
-        states[employee_id] = state
+        state = states[employee_id] = self.worker.state_cache.get(employee_id)
         return state
 
     def telemetry(self, tp, record) -> float | None:
@@ -959,20 +977,19 @@ class _Work:
 
     def flush(self) -> None:
         worker = self.worker
-        engine = self.engine
         for (topic, outcome), n in self.outcomes.items():
             worker.metrics.event(topic, outcome, n)
         event_type = worker.topology.telemetry
         for topic, n in self.accepted.items():
             worker.metrics.event(topic, "accepted", n)
             self.counters.events[event_type[topic]] += n
-        put = worker.outbox.changelog
+        hold = worker.state_cache.put
         partition = self.partition
-        remember = worker._remember_state
+        states = self.states
         for employee_id in self.dirty:
-            state = self.states[employee_id]
-            put(worker.states, partition, employee_id.encode(), engine.encode_state(state))
-            remember(employee_id, state)
+            hold(partition, employee_id, states[employee_id])
+        if worker.state_cache.full:
+            worker.write_states()
         send = worker.outbox.send
         for kind, by_value in self.observations.items():
             topic = worker.topology.keys.get(kind)
@@ -982,6 +999,13 @@ class _Work:
                 send(topic, value.encode(), _ENCODE(observations))
         for employee_id, groups in self.remote.items():
             send(worker.topology.signals, employee_id.encode(), _ENCODE(groups))
+
+
+def _decode_key_state(engine: Engine):
+    """A key table's decoder: the detector that owns a key state is named before the separator in its key."""
+    def decode(key: bytes, raw: bytes) -> Any:
+        return engine.decode_key_state(key.split(KEY_SEPARATOR, 1)[0].decode(), raw)
+    return decode
 
 
 def _group_by_employee(signals: list[Signal], out: dict[str, list[list[Signal]]]) -> None:
@@ -1046,6 +1070,7 @@ def _make_app(config: Config, topology: Topology, *, web: bool) -> BatchApp:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=worker.session_timeout_s,
         broker_commit_interval=worker.commit_interval_s,
+        broker_commit_every=COMMIT_EVERY,
         broker_heartbeat_interval=min(3.0, worker.session_timeout_s / 3),  # Kafka's rule: at most a third
         web_enabled=web,
         web_port=worker.web_port or _free_port(),  # 0: any free port (several workers on one host, the demo)
