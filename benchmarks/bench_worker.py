@@ -279,13 +279,13 @@ def _profiler(output: str) -> list[str]:
 PARTS = [("the employee agent's batches (employee_batch)", "employee_batch", "streams/worker.py"),
          ("the key agent's batches (key_batch)", "key_batch", "streams/worker.py"),
          ("the sweep timer (sweep)", "sweep", "streams/worker.py")]
-CORE = [("  Engine.observe: the detectors", "observe", "detectors/engine.py"),
-        ("  Engine.correlate: key-state folds", "correlate", "detectors/engine.py"),
-        ("  Engine.fuse: fusion", "fuse", "detectors/engine.py"),
-        ("  decoding events (Decoder.decode)", "decode", "schemas/decoder.py"),
-        ("  state encode/decode (msgpack)", "_state", "detectors/engine.py"),
-        ("  producing (the outbox's sends, aiokafka's sender)", "send", "streams/app.py"),
-        ("  producing (the outbox's sends, aiokafka's sender)", "*", "aiokafka/producer/sender.py")]
+CORE = [("Engine.observe: the detectors", [("observe", "detectors/engine.py")]),
+        ("Engine.correlate: key-state folds", [("correlate", "detectors/engine.py")]),
+        ("Engine.fuse: fusion", [("fuse", "detectors/engine.py")]),
+        ("decoding events (Decoder.decode)", [("decode", "schemas/decoder.py")]),
+        ("state encode/decode (msgpack)", [("_state", "detectors/engine.py")]),
+        ("producing (the outbox's sends, aiokafka's sender)",
+         [("send", "streams/app.py"), ("*", "aiokafka/producer/sender.py")])]
 FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?):\d+\)$")
 
 
@@ -312,8 +312,9 @@ def profile_summary(collapsed: str, top: int = 12) -> str:
                             if path.startswith(f"{p}/") or f"/{p}/" in path), "other (start-up, imports, stdlib)")
             part = f"outside the batches: {package}"
         parts[part] += n
-        for label in {label for label, function, suffix in CORE if _on_stack(frames, function, suffix)}:
-            core[label] += n
+        for label, where in CORE:
+            if any(_on_stack(frames, function, suffix) for function, suffix in where):
+                core[label] += n
         leaf_function, leaf_file = frames[-1]
         leaves[f"{leaf_function} ({'/'.join(leaf_file.split('/')[-2:])})"] += n
     if not total:
@@ -321,7 +322,7 @@ def profile_summary(collapsed: str, top: int = 12) -> str:
     lines = [f"profile of the worker process: {total:,} samples (100/s, CPU-active threads)"]
     lines += [f"  {share / total:6.1%}  {label}" for label, share in parts.most_common()]
     lines.append("within them, anywhere on the stack:")
-    lines += [f"  {core[label] / total:6.1%} {label.strip()}" for label in dict.fromkeys(label for label, _, _ in CORE)]
+    lines += [f"  {core[label] / total:6.1%} {label}" for label, _ in CORE]
     lines.append(f"functions that spent the most (self time, top {top}):")
     lines += [f"  {n / total:6.1%}  {name}" for name, n in leaves.most_common(top)]
     return "\n".join(lines)
