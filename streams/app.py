@@ -33,6 +33,7 @@ its partition database from the current event).
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -726,6 +727,7 @@ class _Lane:
         self.lock = asyncio.Lock()
 
 
+@functools.lru_cache(maxsize=65_536)  # aiokafka's murmur2 is pure Python; keys (employees, key values) recur
 def key_partition(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner (Java client, aiokafka, kafka-python) gives `key`."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -9,9 +9,9 @@ the same partition numbers of all of them; keys are raw UTF-8 bytes):
     directory.employees ─┤  decode, observe, fuse    └─ table open-cases      (employee id → partition)
     <app>-signals ─┘       │        │         │
                            │        │         └─► siem.alerts (OCSF findings, key employee id) · telltales.dlq
-                           │        └─ KeyObservations, one message per key value per batch
+                           │        └─ KeyObservations, one message per key partition per batch
                            ▼
-              <app>-keys-<kind> (one repartition topic per correlation key kind, key = the key value)
+              <app>-keys-<kind> (one repartition topic per correlation key kind, partitioned by the key value)
                            │ agent "keys": Engine.correlate ── table keys-<kind> (detector␟value → key state)
                            └─► <app>-signals (key = the addressed employee id) ─► back to agent "employees"
 
@@ -127,6 +127,7 @@ DIRECTORY_CACHE: Final = 65_536  # decoded directory records kept in memory
 STATE_CACHE: Final = 20_000  # decoded states kept between batches, per table (the table holds them all, encoded)
 HELD_MAX: Final = 10_000  # changed states held back from a table until the next commit; beyond, written at once
 KEY_SEPARATOR: Final = b"\x1f"
+OBSERVATIONS_PER_RECORD: Final = 1_000  # key observations per record of a keys topic (~100 kB at most)
 # Offsets are committed on the timer (worker.commit_interval_s), not also every 10,000 acked records (Faust's
 # default): every commit writes the held states, and at half of peak load that default commits about once a second.
 COMMIT_EVERY: Final = 2**31 - 1
@@ -991,12 +992,24 @@ class _Work:
         if worker.state_cache.full:
             worker.write_states()
         send = worker.outbox.send
+        partitions = worker.topology.partitions
         for kind, by_value in self.observations.items():
             topic = worker.topology.keys.get(kind)
             if topic is None:
                 continue
+            # One record per key partition, not per key value: a live batch holds few observations of each value,
+            # and every record costs the producer, the broker and the keys agent's fetch and decode.
+            by_partition: dict[int, list[KeyObservation]] = {}
             for value, observations in by_value.items():
-                send(topic, value.encode(), _ENCODE(observations))
+                part = key_partition(value.encode(), partitions)
+                group = by_partition.get(part)
+                if group is None:
+                    by_partition[part] = observations
+                else:
+                    group += observations
+            for part, observations in by_partition.items():
+                for start in range(0, len(observations), OBSERVATIONS_PER_RECORD):
+                    send(topic, None, _ENCODE(observations[start:start + OBSERVATIONS_PER_RECORD]), part)
         for employee_id, groups in self.remote.items():
             send(worker.topology.signals, employee_id.encode(), _ENCODE(groups))
 
