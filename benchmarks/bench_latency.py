@@ -24,6 +24,9 @@ findings are measured; Close findings are not (a case closes when its risk has d
 at a timer sweep on the event-time clock, not because an event arrived), nor is a finding
 whose `time` matches no produced event (counted as unmatched).
 
+Where the worker's CPU goes live: its CPU seconds (main thread, and Faust's consumer thread),
+the Kafka requests it sent and the records of its own repartition topics, per 1,000 events.
+
 Beside it, the worker's own histogram `telltales_event_to_finding_latency_seconds`
 (from the triggering record's Kafka timestamp to the finding handed to the producer; for
 a cross-employee finding, from the timestamp of the worker's own signals record, so it
@@ -44,6 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -85,8 +89,12 @@ def child_live(config_path: str, timeout_s: float, timeline_path: str | None = N
     telemetry = set(worker.topology.telemetry)
     take, process = worker.employee_batch, worker._process_partition
 
+    cpu_at_first: list[float] = []  # the worker's CPU seconds when the first telemetry reached it
+
     async def employee_batch(batch) -> list:
         now = time.time() * 1000
+        if not cpu_at_first and any(tp.topic in telemetry for tp in batch.records):
+            cpu_at_first.append(time.process_time())
         received.extend(now - r.timestamp for tp, records in batch.records.items() if tp.topic in telemetry
                         for r in records)
         return await take(batch)
@@ -97,6 +105,7 @@ def child_live(config_path: str, timeout_s: float, timeline_path: str | None = N
         process(partition, items)
 
     worker.employee_batch, worker._process_partition = employee_batch, process_partition
+    requests = _count_requests()
     if timeline_path:
         timeline = _Timeline(worker)
     run_faust(worker.app, lambda: False, timeout_s)
@@ -109,10 +118,26 @@ def child_live(config_path: str, timeout_s: float, timeline_path: str | None = N
     counters = worker.counters
     return {"findings": dict(counters.findings), "events": sum(counters.events.values()),
             "batch": round(counters.records / max(1, counters.batches)), "unordered": counters.unordered,
-            "cpu_s": round(time.process_time(), 1),
+            "cpu_s": round(time.process_time(), 1), "cpu_main_s": round(time.thread_time(), 1),
+            "cpu_first_s": round(cpu_at_first[0], 1) if cpu_at_first else None, "requests": dict(requests),
             "record_age_ms": {stage: [round(percentile(sorted(ages), q)) if ages else None for q in (50, 99)]
                               for stage, ages in (("received", received), ("applied", applied))},
             "latency_buckets": buckets}
+
+
+def _count_requests() -> Counter:
+    """Kafka requests the worker's clients send, by type (Fetch, Produce, ...): each costs Python on both threads."""
+    from aiokafka.client import AIOKafkaClient
+
+    counts: Counter = Counter()
+    send = AIOKafkaClient.send
+
+    def counted(self, node_id, request, *args, **kwargs):
+        counts[type(request).__name__.split("Request")[0]] += 1  # from two threads: approximate
+        return send(self, node_id, request, *args, **kwargs)
+
+    AIOKafkaClient.send = counted
+    return counts
 
 
 class _Timeline:
@@ -272,6 +297,18 @@ async def live(bootstrap: str, config, telemetry: list, rate: float) -> tuple[di
     return sent_at, findings, ended - began, drained - ended
 
 
+def _own_topics(bootstrap: str, app_id: str) -> list[str]:
+    """The worker's repartition topics (signals, keys-<kind>), not its tables' changelogs."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        return sorted(t for t in consumer.topics() if t == f"{app_id}-signals" or
+                      (t.startswith(f"{app_id}-keys-") and not t.endswith("-changelog")))
+    finally:
+        consumer.close()
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     rank = max(1, -(-len(sorted_values) * q // 100))
@@ -393,9 +430,17 @@ def _bench(args, bootstrap: str) -> None:
     written = records_written(bootstrap, state_changelog(config), args.partitions)
     print(f"employee-state changelog records: {written:,} (one per {telemetry_n / max(written, 1):.1f} events)",
           flush=True)
+    print("records of the worker's own topics per 1,000 telemetry events: " + ", ".join(
+        f"{topic[len(config.worker.app_id) + 1:]} "
+        f"{records_written(bootstrap, topic, args.partitions) * 1000 / telemetry_n:.0f}"
+        for topic in _own_topics(bootstrap, config.worker.app_id)), flush=True)
     print(f"CPU: this process (producer and alerts reader) {cpu:.1f} s, the worker process {worker['cpu_s']:.1f} s "
-          f"(from its start), over {seconds + drain:.1f} s of producing and draining, on {os.cpu_count()} cores; "
-          f"load average {load_average()}", flush=True)
+          f"(from its start; {worker['cpu_first_s']} s before the first telemetry; main thread "
+          f"{worker['cpu_main_s']} s, the rest Faust's consumer thread), over {seconds + drain:.1f} s of producing and "
+          f"draining, on {os.cpu_count()} cores; load average {load_average()}", flush=True)
+    print("Kafka requests the worker sent, per 1,000 telemetry events: " + ", ".join(
+        f"{kind} {count * 1000 / telemetry_n:.1f}" for kind, count in sorted(worker["requests"].items(),
+                                                                            key=lambda kv: -kv[1])[:4]), flush=True)
     ages = worker["record_age_ms"]
     print("telemetry record age (now - Kafka timestamp) in the worker, p50/p99: when its fetch reached the agent "
           f"{ages['received'][0]}/{ages['received'][1]} ms, when applied {ages['applied'][0]}/{ages['applied'][1]} ms",
