@@ -394,12 +394,19 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
     counters = worker.counters
     internal = Internal(config.kafka.bootstrap_servers, worker.topology.internal(), config.topics.partitions)
 
+    cpu = {}  # the process's and the main thread's CPU seconds at the first batch and after the last
+
+    def mark(when: str) -> None:
+        cpu[when] = (time.process_time(), time.thread_time())
+
     async def timed(batch) -> list:
         if not progress["first"]:
             progress["first"] = time.perf_counter()
+            mark("first")
         done = await apply(batch)
         internal.processed(batch)
         progress["last"] = time.perf_counter()
+        mark("last")
         progress["n"] = (sum(counters.events.values()) - counters.events["employee"] + counters.duplicates
                          + sum(counters.rejected.values()))
         if progress["n"] >= events and not progress.get("telemetry_done"):
@@ -411,6 +418,7 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
         apply_keys(batch)
         internal.processed(batch)
         progress["last"] = time.perf_counter()
+        mark("last")
 
     worker.employee_batch, worker.key_batch = timed, timed_keys
     # The run ends when every telemetry event is applied and every key observation and returned signal too.
@@ -422,6 +430,9 @@ def child_worker(config_path: str, events: int, timeout_s: float) -> dict:
     result["batch"] = round(counters.records / max(1, counters.batches))
     result["observations"] = counters.observations
     result["detectors"] = len(worker.engine.detectors)
+    if "first" in cpu:  # CPU per event over the same span as the rate, beside bench_latency's live figure
+        result["cpu_us_per_event"] = round((cpu["last"][0] - cpu["first"][0]) * 1e6 / max(1, progress["n"]), 1)
+        result["main_thread_us_per_event"] = round((cpu["last"][1] - cpu["first"][1]) * 1e6 / max(1, progress["n"]), 1)
     return result
 
 
