@@ -26,8 +26,10 @@ and counts the employee-state changelog records. Other load on the machine shows
 in these numbers: compare rates from one run only.
 
 `--profile FILE` runs the worker's process under the py-spy sampling profiler
-(`pip install py-spy`; 100 samples/s, not pausing the process) and prints where its
-CPU time went: its batches against Faust's and aiokafka's own work, the parts of the
+(`pip install py-spy`; 100 samples/s, not pausing the process, only the thread holding
+the GIL: without `--gil` py-spy also samples a thread waiting for the GIL after a socket
+call or a poll, and the worker's two threads then showed ~2x its CPU seconds, mostly in
+`select` and socket writes) and prints where its CPU time went: its batches against Faust's and aiokafka's own work, the parts of the
 core, and the functions that spent the most. FILE keeps the collapsed stacks (for a
 flame graph: `flamegraph.pl FILE`, or speedscope). The worker's rate in that run
 carries the profiler's cost.
@@ -272,7 +274,7 @@ def _profiler(output: str) -> list[str]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         raise SystemExit("--profile needs py-spy: pip install py-spy")
-    return [py_spy, "record", "--rate", "100", "--nonblocking", "--format", "raw", "--output", output, "--"]
+    return [py_spy, "record", "--rate", "100", "--gil", "--nonblocking", "--format", "raw", "--output", output, "--"]
 
 
 # Where a sample's time went, by the frames on its stack (function, file suffix); the first match counts.
@@ -319,7 +321,7 @@ def profile_summary(collapsed: str, top: int = 12) -> str:
         leaves[f"{leaf_function} ({'/'.join(leaf_file.split('/')[-2:])})"] += n
     if not total:
         return "profile: no samples"
-    lines = [f"profile of the worker process: {total:,} samples (100/s, CPU-active threads)"]
+    lines = [f"profile of the worker process: {total:,} samples (100/s, the thread holding the GIL)"]
     lines += [f"  {share / total:6.1%}  {label}" for label, share in parts.most_common()]
     lines.append("within them, anywhere on the stack:")
     lines += [f"  {core[label] / total:6.1%} {label}" for label, _ in CORE]
