@@ -867,6 +867,7 @@ class _Pending:
 
 
 @functools.cache
+@functools.lru_cache(maxsize=4_096)  # one per topic-partition, asked once per event
 def source_id(tp) -> int:
     """A topic-partition's id in employee states: stable across processes and restarts (CRC-32 of "topic/partition")."""
     return zlib.crc32(f"{tp.topic}/{tp.partition}".encode())
@@ -917,7 +918,7 @@ class _Work:
             self.counters.duplicates += 1
             self.outcomes[(tp.topic, "duplicate")] += 1
             return None
-        when = event.ts.timestamp()
+        when = step.time
         accepted = self.accepted
         accepted[tp.topic] = accepted.get(tp.topic, 0) + 1
         if step.errors:
