@@ -1,4 +1,4 @@
-"""The worker under faults on a real broker: a crash at an offset commit, a member leaving the group, a broker restart.
+"""The worker under faults on a real broker: a crash at an offset commit, a member leaving, a stop, a broker restart.
 
 Each test streams the worker test's data set (a simulated organisation with planted
 laptop-farm stories) into Kafka in chunks, injects the fault while the stream is still
@@ -30,7 +30,7 @@ from telltales.schemas.events import Employee
 from telltales.streams.localkafka import LocalKafka
 from telltales.streams.topics import create_topics
 from test_worker import (PARTITIONS, RunningWorker, applied_states, as_kafka, case_states, cases_in_findings, data_set,
-                         lag, observed, produce, read_topic, replay_run, wait_drained, worker_config,
+                         lag, observed, planted, produce, read_topic, replay_run, wait_drained, worker_config,
                          worker_states)
 from test_worker_ops import free_ports, get_health, with_ports
 
@@ -77,6 +77,41 @@ PARK = textwrap.dedent("""
     Worker.write_states, Outbox.durable = counted_write_states, parked_durable
 """)
 
+SLOW_FLUSH_S = 5.0  # how long the sweep timer's flush waits in the stop test: longer than a stop takes here
+
+# The agents leave every telemetry record in the buffer, so the sweep timer applies them all; its flush after the
+# tick that applied the last of them waits SLOW_FLUSH_S (the acks come after it), once it has written the file
+# "flushing" (the test stops the worker then).
+SLOW_SWEEP = textwrap.dedent(f"""
+    import asyncio, contextvars
+    from telltales.streams.app import Outbox
+    from telltales.streams.worker import Worker
+
+    in_sweep, all_applied = contextvars.ContextVar("in_sweep", default=False), []
+    sweep_timer, drain, flush = Worker._sweep_timer, Worker._drain, Outbox.flush
+
+    async def marked_sweep_timer(self):
+        in_sweep.set(True)  # in the timer's own task: the agents' tasks do not see it
+        await sweep_timer(self)
+
+    def drain_in_sweep_only(self, partition):
+        if not in_sweep.get():
+            return []
+        applied = drain(self, partition)
+        telemetry = [tp for tp in self.app.consumer.assignment() if tp.topic in self.topology.telemetry]
+        if applied and not any(p.size for p in self._pending.values()) and all(map(self._caught_up, telemetry)):
+            all_applied.append(True)
+        return applied
+
+    async def slow_flush(self, *, express_only=False):
+        if in_sweep.get() and all_applied:
+            all_applied.clear()
+            open("flushing", "w").close()
+            await asyncio.sleep({SLOW_FLUSH_S})
+        await flush(self, express_only=express_only)
+
+    Worker._sweep_timer, Worker._drain, Outbox.flush = marked_sweep_timer, drain_in_sweep_only, slow_flush
+""")
 
 
 class Stream(threading.Thread):
@@ -288,6 +323,30 @@ def test_a_worker_killed_at_a_commit_holding_states_and_restarted_ends_with_the_
     assert_same_cases(config, expected_cases, expected_states)
     assert_each_event_applied_once(config, first, second)
     assert lag_at_kill, "the offsets of the records that made the held states must not have been committed"
+
+
+def test_a_graceful_stop_waits_for_the_acks_of_records_the_sweep_timer_applied(kafka_bootstrap, topic_prefix,
+                                                                                 tmp_path):
+    """Records applied by the sweep timer (buffered ones) are acked only after its flush: a SIGTERM that comes
+    meanwhile commits them once acked, so every input record is committed after the stop (`SLOW_SWEEP`)."""
+    text, config = worker_config(kafka_bootstrap, topic_prefix)
+    create_topics(config)
+    directory, telemetry = planted()
+    produce(config, as_kafka(directory + telemetry))
+    worker = RunningWorker(tmp_path, text, trace=True, prelude=SLOW_SWEEP)
+    try:
+        wait_file(worker, "flushing")
+        stopped_at = time.monotonic()
+        code = worker.stop()
+        stop_s = time.monotonic() - stopped_at
+    finally:
+        worker.stop()
+    assert code == 0, worker.output()[-4000:]
+    assert len([line for line in observed(tmp_path) if not line["duplicate"]]) == len(telemetry)
+    inputs = {*config.topics.telemetry(), config.topics.employees}
+    uncommitted = lag(config, per_partition=True)
+    assert uncommitted is not None
+    assert {tp: n for tp, n in uncommitted.items() if tp.split("[")[0] in inputs} == {}, (stop_s, uncommitted)
 
 
 def test_partitions_of_a_worker_stopped_mid_stream_move_to_the_other_and_nothing_is_lost(kafka_bootstrap,
