@@ -51,6 +51,7 @@ from mode.utils.futures import notify
 __all__ = ["Batch", "BatchApp", "BatchTopic", "Outbox", "PartitionScope", "StateCache", "key_partition"]
 
 _YIELD_EVERY: Final = 2_000  # records routed between event-loop yields on the per-message path
+HOLD_MAX_S: Final = 10.0  # longest the commit of a stop or rebalance waits for work `BatchApp.holding` it
 
 
 class BatchTopic(faust.Topic):
@@ -364,12 +365,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
             notify(self._waiting_for_ack)
 
     async def commit_and_end_transactions(self) -> None:
-        """The commit of a stop or rebalance, once any commit in flight has finished.
+        """The commit of a stop or rebalance, once the work holding it and any commit in flight have finished.
 
-        Faust's `commit()` returns without committing while another commit runs (it waits
-        for that one instead), and that one may have taken its offsets before the last
-        batch was acked: at a stop, those acks would be left uncommitted.
+        Records applied outside a batch (`BatchApp.holding`) are acked when that work is done,
+        and Faust waits only for batches. Faust's `commit()` returns without committing while
+        another commit runs (it waits for that one instead), and that one may have taken its
+        offsets before the last batch was acked. Either way, at a stop those acks would be left
+        uncommitted: the records were read again by the next worker, as duplicates.
         """
+        await self.app.held_done()
         await self.maybe_wait_for_commit_to_finish()
         await super().commit_and_end_transactions()
 
@@ -405,6 +409,7 @@ class BatchApp(faust.App):
     """A Faust app whose `BatchTopic` agents receive one `Batch` per fetch; everything else is stock Faust."""
 
     outbox: Outbox | None = None  # set by the user of the app; checked before each offset commit
+    _holding: frozenset[asyncio.Future] = frozenset()  # work the commit of a stop or rebalance waits for
     fetch_max_wait_ms: int = 1500  # how long the broker may hold a fetch for idle partitions (Faust's value)
     _express_producer: Any = None
 
@@ -454,6 +459,26 @@ class BatchApp(faust.App):
         """The handler is done with `batch` for now: records of it not acked stay uncommitted, and no longer hold
         up a rebalance or shutdown (which leave them to be fetched again)."""
         self.consumer._unacked_messages.discard(batch._in_flight)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Work that applies records outside a batch (a timer draining buffered ones) and acks them before it ends.
+
+        The commit of a stop or rebalance waits for it, at most `HOLD_MAX_S`, as Faust waits
+        for a batch in an agent's hands; past that, its records are fetched again.
+        """
+        done = asyncio.get_running_loop().create_future()
+        self._holding |= {done}
+        try:
+            yield
+        finally:
+            self._holding -= {done}
+            done.set_result(None)
+
+    async def held_done(self) -> None:
+        """Until the work `holding` this app has ended (at most `HOLD_MAX_S`)."""
+        if self._holding:
+            await asyncio.wait(self._holding, timeout=HOLD_MAX_S)
 
     def current_batch_is_stale(self, batch: Batch) -> bool:
         """A batch fetched before the latest rebalance: skip it unacked (it is fetched again)."""

@@ -308,6 +308,11 @@ class Worker:
             await self._key_acks.after_flush(functools.partial(self.app.ack, batch))
 
     async def _sweep_timer(self) -> None:
+        # The records a tick applies are acked after its flush: a stop's commit waits for that (`BatchApp.holding`).
+        with self.app.holding():
+            await self._sweep_tick()
+
+    async def _sweep_tick(self) -> None:
         if self.app.rebalancing or not self.app.tables.recovery.completed.is_set():
             return
         self._new_generation_check()
@@ -325,8 +330,8 @@ class Worker:
         self._gauges()
         await self.outbox.flush()
         if self.app.rebalancing or self.app.consumer_generation_id != generation:
-            # A rebalance began meanwhile: its commit may already have run (Faust waits for the agents' batches,
-            # not for this timer), so an ack now could be committed in the next generation, after the states
+            # A rebalance began meanwhile: its commit may already have run (it waits for this tick at most
+            # HOLD_MAX_S), so an ack now could be committed in the next generation, after the states
             # holding these records were dropped with the old generation. Not acked, they are read again.
             return
         self._ack(processed)

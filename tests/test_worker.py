@@ -116,17 +116,18 @@ def observed(folder: Path) -> list[dict]:
 class RunningWorker:
     """`telltales worker` in a subprocess (or a script building a Worker), stopped with SIGTERM.
 
-    With `trace`, the worker writes the order it applied events in (`TRACING`).
+    With `trace`, the worker writes the order it applied events in (`TRACING`), after running
+    `prelude` (patches a test needs in the worker's process, such as a point to be killed at).
     """
 
     def __init__(self, tmp_path: Path, config_text: str, script: str | None = None, loglevel: str = "warning",
-                 web: bool = False, trace: bool = False) -> None:
+                 web: bool = False, trace: bool = False, prelude: str = "") -> None:
         self.folder = tmp_path
         self.config_path = tmp_path / "telltales.toml"
         self.config_path.write_text(config_text, "utf-8")
         self.log_path = tmp_path / "worker.log"
         if script is None:
-            run = ["-c", TRACING] if trace else ["-m", "telltales.streams.cli"]
+            run = ["-c", prelude + TRACING] if trace else ["-m", "telltales.streams.cli"]
             argv = [sys.executable, *run, "worker", "--config", str(self.config_path),
                     "--loglevel", loglevel, *([] if web else ["--no-web"])]
         else:
