@@ -9,7 +9,7 @@ the same partition numbers of all of them; keys are raw UTF-8 bytes):
     directory.employees ─┤  decode, observe, fuse    └─ table open-cases      (employee id → partition)
     <app>-signals ─┘       │        │         │
                            │        │         └─► siem.alerts (OCSF findings, key employee id) · telltales.dlq
-                           │        └─ KeyObservations, one message per key partition per batch
+                           │        └─ KeyObservations, one message per key partition per batch (or sweep tick)
                            ▼
               <app>-keys-<kind> (one repartition topic per correlation key kind, partitioned by the key value)
                            │ agent "keys": Engine.correlate ── table keys-<kind> (detector␟value → key state)
@@ -210,6 +210,8 @@ class Worker:
         self._ready: set[int] = set()
         self._assigned_at = 0.0
         self._pending: dict[int, _Pending] = {}  # partition → telemetry and signals fetched, not yet applied
+        # (key kind, key partition) → key observations made since they were last queued (`_send_observations`)
+        self._observations: dict[tuple[str, int], list[KeyObservation]] = {}
         self._unsent_findings = 0  # findings queued in the outbox since the last mid-batch flush
         self._employee_acks, self._key_acks = _AckAfterFlush(self.outbox), _AckAfterFlush(self.outbox)
         self._received_next: dict[Any, int] = {}  # topic-partition → offset after the last record the agents got
@@ -321,6 +323,7 @@ class Worker:
         for partition in sorted(self._pending):  # partitions that waited for a topic or the directory
             processed += self._drain(partition)
             await asyncio.sleep(0)
+        self._send_observations()
         self._flow()
         now = self._sweep_clock()
         if self._quiet_ticks >= 2 and self.counters.records and not self._gc_frozen:
@@ -394,8 +397,27 @@ class Worker:
                 await self.outbox.flush(express_only=True)
             else:
                 await asyncio.sleep(0)
+        self._send_observations()
         self._flow()
         return processed
+
+    def _send_observations(self) -> None:
+        """Queue the key observations made since the last call: one record per key partition, for all partitions applied.
+
+        Not one per key value, nor per employee partition: a live batch holds few observations
+        of each, and every record costs the producer, the broker and the keys agent's fetch
+        and decode. Each key value still lands in its own key partition, in the order made.
+        """
+        if not self._observations:
+            return
+        pending, self._observations = self._observations, {}
+        send, topics = self.outbox.send, self.topology.keys
+        for (kind, partition), observations in pending.items():
+            topic = topics.get(kind)
+            if topic is None:
+                continue
+            for start in range(0, len(observations), OBSERVATIONS_PER_RECORD):
+                send(topic, None, _ENCODE(observations[start:start + OBSERVATIONS_PER_RECORD]), partition)
 
     def _flow(self) -> None:
         """Stop fetching telemetry that runs far ahead of its partition's other topics; resume it once caught up.
@@ -879,7 +901,7 @@ def source_id(tp) -> int:
 
 
 class _Work:
-    """One partition of one batch: states loaded once, written once; observations and signals sent once."""
+    """One partition of one batch: states loaded once, written once; signals sent once; key observations collected."""
 
     __slots__ = ("accepted", "counters", "dirty", "engine", "observations", "outcomes", "partition", "remote", "states",
                  "worker")
@@ -890,7 +912,7 @@ class _Work:
         self.partition = partition
         self.states: dict[str, EmployeeState] = {}
         self.dirty: set[str] = set()
-        self.observations: dict[str, dict[str, list[KeyObservation]]] = defaultdict(lambda: defaultdict(list))
+        self.observations = worker._observations  # shared by the batch's partitions: one record per key partition
         self.remote: dict[str, list[list[Signal]]] = defaultdict(list)
         self.outcomes: Counter = Counter()  # (topic, duplicate | accepted signals) → records, for the metrics
         self.accepted: dict[str, int] = {}  # telemetry topic → events applied
@@ -938,9 +960,14 @@ class _Work:
         self.states[employee_id] = state
         self.dirty.add(employee_id)
         if step.observations:
-            observations = self.observations
+            observations, partitions = self.observations, worker.topology.partitions
             for observation in step.observations:
-                observations[observation.kind][observation.value].append(observation)
+                where = (observation.kind, key_partition(observation.value.encode(), partitions))
+                group = observations.get(where)
+                if group is None:
+                    observations[where] = [observation]
+                else:
+                    group.append(observation)
             self.counters.observations += len(step.observations)
         return when
 
@@ -998,24 +1025,6 @@ class _Work:
         if worker.state_cache.full:
             worker.write_states()
         send = worker.outbox.send
-        partitions = worker.topology.partitions
-        for kind, by_value in self.observations.items():
-            topic = worker.topology.keys.get(kind)
-            if topic is None:
-                continue
-            # One record per key partition, not per key value: a live batch holds few observations of each value,
-            # and every record costs the producer, the broker and the keys agent's fetch and decode.
-            by_partition: dict[int, list[KeyObservation]] = {}
-            for value, observations in by_value.items():
-                part = key_partition(value.encode(), partitions)
-                group = by_partition.get(part)
-                if group is None:
-                    by_partition[part] = observations
-                else:
-                    group += observations
-            for part, observations in by_partition.items():
-                for start in range(0, len(observations), OBSERVATIONS_PER_RECORD):
-                    send(topic, None, _ENCODE(observations[start:start + OBSERVATIONS_PER_RECORD]), part)
         for employee_id, groups in self.remote.items():
             send(worker.topology.signals, employee_id.encode(), _ENCODE(groups))
 
