@@ -1,10 +1,11 @@
-"""The batch consumer (streams/app.py) when Faust's seek to the committed offsets falls between fetch and delivery.
+"""The batch consumer (streams/app.py) at the edges of a rebalance: a seek or a stopped flow right after a fetch.
 
 After a rebalance Faust seeks the input partitions to their committed offsets while the
 drain loop goes on fetching, and which of the two the consumer thread runs first is a
-matter of timing (deploy/OPERATIONS.md: two workers starting together). Here a consumer
-performs that same seek at the worst moment on purpose — a fetch has returned, its records
-are not yet delivered — on a real broker, in a Faust worker of its own (a subprocess:
+matter of timing (deploy/OPERATIONS.md: two workers starting together); a rebalance can
+likewise stop the flow while a fetch reads a table's changelog. Here a consumer
+performs that same seek, or stops the flow, at the worst moment on purpose — a fetch has
+returned, its records are not yet delivered — on a real broker, in a Faust worker of its own (a subprocess:
 Faust's worker owns its event loop and signal handlers).
 """
 
@@ -129,6 +130,108 @@ def child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
     async def watch() -> None:
         if (result["commits"] and result["commits"][-1] >= RECORDS) or time.monotonic() - started > CHILD_TIMEOUT_S:
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(worker.stop()))
+
+    worker = faust_worker(app, loglevel="WARNING")
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        pass
+    Path(out).write_text(json.dumps(result))
+
+
+CHANGELOG_RECORDS = 20
+
+
+def test_changelog_records_of_a_fetch_dropped_by_a_rebalance_are_fetched_again(kafka_bootstrap, topic_prefix,
+                                                                                 tmp_path):
+    """A rebalance that stops the flow while a fetch reads a table's changelog must not lose those records.
+
+    The drain loop drops such a fetch (as Faust does) and seeks only the input partitions
+    back; before the fix the changelog's records were gone and the recovery waited for them
+    forever (deploy/OPERATIONS.md: the hang after a two-worker hand-over).
+    """
+    app_id = f"{topic_prefix}app"
+    changelog = f"{app_id}-states-changelog"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(f"{topic_prefix}in", num_partitions=1, replication_factor=1),
+                             NewTopic(changelog, num_partitions=1, replication_factor=1,
+                                      topic_configs={"cleanup.policy": "compact"})])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for n in range(CHANGELOG_RECORDS):
+        producer.send(changelog, key=json.dumps(f"k{n}").encode(), value=json.dumps(f"v{n}").encode())
+    producer.flush()
+    producer.close()
+
+    out = tmp_path / "result.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; from test_batch_consumer import recovering_child; "
+         "recovering_child(*sys.argv[1:])", kafka_bootstrap, f"{topic_prefix}in", app_id, str(out)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S + 60)
+    assert child.returncode == 0 and out.exists(), child.stdout[-3000:] + child.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert result["dropped"] and result["dropped"][0] == 0, result  # the stopped flow dropped a changelog fetch ...
+    assert result["recovered"], result  # ... and the recovery still ended,
+    assert result["table"] == {f"k{n}": f"v{n}" for n in range(CHANGELOG_RECORDS)}, result  # with every record
+
+
+def recovering_child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
+    """A Faust worker recovering a table whose consumer stops the flow right after a fetch returns changelog records.
+
+    Stopping the flow is what a rebalance starting at that moment does; the flow resumes
+    half a second later, as the next recovery would resume it. The result goes to `out`.
+    """
+    import asyncio
+    import threading
+
+    from telltales.streams.app import BatchApp, BatchConsumer, BatchTransport
+    from telltales.streams.worker import faust_worker
+
+    result: dict = {"dropped": [], "recovered": False, "table": {}}
+
+    class StoppingConsumer(BatchConsumer):
+        async def _wait_next_records(self, timeout: float):
+            records, active = await super()._wait_next_records(timeout)
+            changelog = [r.offset for tp, rs in (records or {}).items() if tp.topic.endswith("-changelog") for r in rs]
+            if changelog and not result["dropped"]:
+                result["dropped"] = changelog
+                self.stop_flow()
+                asyncio.get_running_loop().call_later(0.5, self.resume_flow)
+            return records, active
+
+    class StoppingTransport(BatchTransport):
+        Consumer = StoppingConsumer
+
+    class StoppingApp(BatchApp):
+        def _new_transport(self) -> StoppingTransport:
+            return StoppingTransport(self.conf.broker_consumer, self)
+
+    app = StoppingApp(app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
+                      consumer_auto_offset_reset="earliest", topic_partitions=1)
+    table = app.Table("states", partitions=1)
+
+    @app.agent(app.batch_topic(topic))
+    async def agent(stream):
+        async for batch in stream:
+            app.ack(batch)
+
+    def stop() -> None:
+        result["table"] = dict(table.data.items())
+        asyncio.ensure_future(worker.stop())
+
+    def watch() -> None:
+        """Stop the worker once recovered or timed out (a thread: an app timer did not run while recovery hung)."""
+        deadline = time.monotonic() + CHILD_TIMEOUT_S
+        while time.monotonic() < deadline and not result["recovered"]:
+            time.sleep(0.2)
+            result["recovered"] = bool(result["dropped"]) and app.tables.recovery.completed.is_set()
+        app.loop.call_soon_threadsafe(stop)
+
+    threading.Thread(target=watch, daemon=True).start()
 
     worker = faust_worker(app, loglevel="WARNING")
     try:
