@@ -60,6 +60,20 @@ def test_a_seek_between_a_fetch_and_its_delivery_commits_nothing_the_agent_has_n
     assert sum(first <= held[0] <= last for first, last in result["deliveries"]) >= 2, result  # held ones refetched
 
 
+def app_with_consumer(consumer: type, app_id: str, **settings):
+    """A `BatchApp` whose transport makes `consumer` (a test's `BatchConsumer` subclass) its consumer."""
+    from telltales.streams.app import BatchApp, BatchTransport
+
+    class Transport(BatchTransport):
+        Consumer = consumer
+
+    class App(BatchApp):
+        def _new_transport(self) -> Transport:
+            return Transport(self.conf.broker_consumer, self)
+
+    return App(app_id, **settings)
+
+
 def child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
     """A Faust worker whose agent holds one batch unacked and whose consumer seeks right after the next fetch.
 
@@ -72,7 +86,7 @@ def child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
 
     from faust.types import TP
 
-    from telltales.streams.app import BatchApp, BatchConsumer, BatchTransport
+    from telltales.streams.app import BatchConsumer
     from telltales.streams.worker import faust_worker
 
     tp = TP(topic, 0)
@@ -94,14 +108,7 @@ def child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
                 result["skipped"] = sorted({*result["skipped"], *(o for o in range(offset) if o not in acked)})
             return await super()._commit(offsets)
 
-    class SeekingTransport(BatchTransport):
-        Consumer = SeekingConsumer
-
-    class SeekingApp(BatchApp):
-        def _new_transport(self) -> SeekingTransport:
-            return SeekingTransport(self.conf.broker_consumer, self)
-
-    app = SeekingApp(app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
+    app = app_with_consumer(SeekingConsumer, app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
                      broker_max_poll_records=PER_FETCH, broker_commit_interval=0.3,
                      consumer_auto_offset_reset="earliest", topic_partitions=1)
 
@@ -188,7 +195,7 @@ def recovering_child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
     import asyncio
     import threading
 
-    from telltales.streams.app import BatchApp, BatchConsumer, BatchTransport
+    from telltales.streams.app import BatchConsumer
     from telltales.streams.worker import faust_worker
 
     result: dict = {"dropped": [], "recovered": False, "table": {}}
@@ -203,14 +210,7 @@ def recovering_child(bootstrap: str, topic: str, app_id: str, out: str) -> None:
                 asyncio.get_running_loop().call_later(0.5, self.resume_flow)
             return records, active
 
-    class StoppingTransport(BatchTransport):
-        Consumer = StoppingConsumer
-
-    class StoppingApp(BatchApp):
-        def _new_transport(self) -> StoppingTransport:
-            return StoppingTransport(self.conf.broker_consumer, self)
-
-    app = StoppingApp(app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
+    app = app_with_consumer(StoppingConsumer, app_id, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
                       consumer_auto_offset_reset="earliest", topic_partitions=1)
     table = app.Table("states", partitions=1)
 
