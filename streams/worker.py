@@ -408,9 +408,7 @@ class Worker:
         of each, and every record costs the producer, the broker and the keys agent's fetch
         and decode. Each key value still lands in its own key partition, in the order made.
         """
-        if not self._observations:
-            return
-        pending, self._observations = self._observations, {}
+        pending = self._observations  # emptied in place: each `_Work` of a batch holds this same dict
         send, topics = self.outbox.send, self.topology.keys
         for (kind, partition), observations in pending.items():
             topic = topics.get(kind)
@@ -418,6 +416,7 @@ class Worker:
                 continue
             for start in range(0, len(observations), OBSERVATIONS_PER_RECORD):
                 send(topic, None, _ENCODE(observations[start:start + OBSERVATIONS_PER_RECORD]), partition)
+        pending.clear()
 
     def _flow(self) -> None:
         """Stop fetching telemetry that runs far ahead of its partition's other topics; resume it once caught up.
