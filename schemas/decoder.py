@@ -100,6 +100,29 @@ class Decoder:
         return error if error is not None else _from_msgspec(fast_reason)
 
 
+def read_object(data: bytes) -> dict[str, Any] | Rejection:
+    """Bytes → a JSON object with no typing (a vendor record for an adapter), or why they are not one.
+
+    >>> read_object(b'{"eventType": "user.session.start"}')
+    {'eventType': 'user.session.start'}
+    >>> read_object(b'[1, 2]')
+    Rejection(code='not_object', path='', message='expected a JSON object, got an array')
+    """
+    if not data.isascii() and (bad := _not_utf8(data)) is not None:
+        return bad
+    try:
+        document = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        return _malformed(data, str(exc))
+    except RecursionError:
+        return _TOO_DEEP
+    except msgspec.ValidationError as exc:  # e.g. an integer too large for any number type
+        return _from_msgspec(str(exc))
+    if not isinstance(document, dict):
+        return Rejection("not_object", "", f"expected a JSON object, got {_json_type(document)}")
+    return document
+
+
 def too_large(size: int, limit: int) -> Rejection:
     """The rejection for a `size`-byte message over `limit`; readers that skip such a line unread use it too."""
     return Rejection("too_large", "", f"message is {size} bytes; the limit is {limit}")

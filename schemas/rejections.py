@@ -31,9 +31,14 @@ CODES: Final[dict[str, str]] = {
     "adapter_error": "A vendor adapter could not map the record to a canonical event.",
     # stage: detector
     "detector_error": "A detector raised while processing an otherwise valid event.",
+    # stage: adapter (appended)
+    "unknown_identity": "A vendor record names a user or host that no employee record lists as its id or alias.",
 }
 
 STAGES: Final = ("decode", "adapter", "detector")
+
+# Codes a later stage gives (the worker's key check, an adapter, a detector): decoding alone never does.
+LATER_STAGE_CODES: Final = frozenset({"key_mismatch", "adapter_error", "unknown_identity", "detector_error"})
 
 
 class Rejection(msgspec.Struct, frozen=True):

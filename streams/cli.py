@@ -18,6 +18,7 @@ COMMANDS: Final = (
     "telltales.streams.demo",
     "telltales.streams.worker",
     "telltales.streams.replay",
+    "telltales.streams.adapt",
     "telltales.streams.simulate",
     "telltales.streams.evaluate",
     "telltales.streams.schema_check",

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from telltales.schemas import jsonschema as published
 from telltales.schemas.decoder import Decoder
 from telltales.schemas.events import EVENT_TYPES
-from telltales.schemas.rejections import CODES, Rejection
+from telltales.schemas.rejections import CODES, LATER_STAGE_CODES, Rejection
 
-DECODE_CODES = set(CODES) - {"key_mismatch", "adapter_error", "detector_error"}
+DECODE_CODES = set(CODES) - LATER_STAGE_CODES
 FUZZ = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 FILE_DECODER = Decoder()

@@ -26,11 +26,10 @@ from telltales.schemas import vocabulary
 from telltales.schemas.decoder import Decoder
 from telltales.schemas.dlq import DlqEnvelope
 from telltales.schemas.events import EVENT_TYPES
-from telltales.schemas.rejections import CODES, Rejection
+from telltales.schemas.rejections import CODES, LATER_STAGE_CODES, Rejection
 
 EXAMPLES = Path(str(resources.files("telltales.schemas") / "examples"))
 SCHEMA_DIR = Path(str(resources.files("telltales.schemas") / "json"))
-LATER_STAGE_CODES = {"key_mismatch", "adapter_error", "detector_error"}  # produced after decoding
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
