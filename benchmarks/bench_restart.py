@@ -74,7 +74,8 @@ def build_tables(employees: int, partitions: int, seed: int) -> tuple[Changelogs
     from telltales.schemas.config import parse
     from telltales.streams.app import key_partition
     from telltales.streams.replay import Pipeline
-    from telltales.streams.simulate import simulate, topic_value
+    from telltales.streams.simulate import simulate
+    from telltales.streams.topics import topic_value
 
     if employees > 100_000:
         raise SystemExit("--employees: at most 100,000 (ids emp-00000 … emp-99999 keep the source ids' width)")

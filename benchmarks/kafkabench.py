@@ -51,7 +51,8 @@ class Record(NamedTuple):
 
 def simulated(employees: int, days: int, seed: int) -> tuple[list[Record], int, str]:
     """The simulator's organisation as messages (directory, then telemetry in time order); telemetry count; config."""
-    from telltales.streams.simulate import simulate, topic_value
+    from telltales.streams.simulate import simulate
+    from telltales.streams.topics import topic_value
 
     sim = simulate(employees=employees, days=days, seed=seed)
     records = [Record(type(e).__struct_config__.tag, e.employee_id.encode(), topic_value(e), None)

@@ -11,6 +11,12 @@ telltales reads are skipped and counted by reason; records that should have mapp
 could not (an unknown user, a missing address, a mapping the contract refuses) go to
 `--dlq` as DLQ envelopes at stage `adapter`, timed by the newest event time written so far,
 so the same input gives the same bytes. Summary on stderr.
+
+With `--kafka` the events go to the telemetry topics instead (key = the employee id,
+value = the event without `event_type`, as SPEC section 3 says) and the rejects to the
+DLQ topic, on the broker and with the security and topic names of `--config`: an adapter
+sidecar in front of the worker, e.g. `tail -F okta.jsonl | telltales adapt --from okta
+--directory employees.jsonl --config telltales.toml --kafka -`.
 """
 
 from __future__ import annotations
@@ -18,22 +24,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import msgspec
 
 from telltales.schemas import adapters, dlq
 from telltales.schemas.adapters import Identities, Translator
+from telltales.schemas.config import Config, ConfigError, load
 from telltales.schemas.decoder import Decoder
-from telltales.schemas.events import Employee
+from telltales.schemas.events import Employee, Event
 from telltales.schemas.rejections import Rejection
 
+from .kafka_client import KafkaUnavailable, kafka_python_kwargs, unavailable
 from .replay import _rfc3339, read_lines
+from .topics import topic_for, topic_value
 
 MAX_SKIP_REASONS_SHOWN = 8
+BOOTSTRAP_TIMEOUT_MS = 5000  # --kafka: how long to wait for a broker to answer before saying none did
 
 
 class DirectoryError(Exception):
@@ -73,12 +82,12 @@ def load_identities(paths: Iterable[str]) -> Identities:
     return identities
 
 
-def adapt(paths: list[str], translator: Translator, out: IO[bytes], dlq_out: IO[bytes] | None,
+def adapt(paths: list[str], translator: Translator, emit: Callable[[Event], None],
+          reject: Callable[[dlq.DlqEnvelope], None] | None,
           *, max_original_bytes: int = dlq.DEFAULT_MAX_ORIGINAL_BYTES) -> Tally:
-    """Translate every line of `paths`; write events to `out`, rejects to `dlq_out`; return the tally."""
+    """Translate every line of `paths`; hand events to `emit`, rejects to `reject`; return the tally."""
     tally = Tally()
     clock = 0.0  # newest event time written (epoch s): the DLQ envelopes' time, deterministic
-    encode = msgspec.json.Encoder().encode
     for name, number, line in read_lines(paths):
         tally.records += 1
         result = translator.translate(line)
@@ -86,14 +95,13 @@ def adapt(paths: list[str], translator: Translator, out: IO[bytes], dlq_out: IO[
             tally.skipped[result] += 1
         elif isinstance(result, Rejection):
             tally.rejected[result.code] += 1
-            if dlq_out is not None:
-                envelope = dlq.envelope(line, result, dlq.FileSource(file=name, line=number),
-                                        time=_rfc3339(clock), stage="adapter", adapter=translator.adapter.name,
-                                        max_original_bytes=max_original_bytes)
-                dlq_out.write(dlq.encode(envelope) + b"\n")
+            if reject is not None:
+                reject(dlq.envelope(line, result, dlq.FileSource(file=name, line=number),
+                                    time=_rfc3339(clock), stage="adapter", adapter=translator.adapter.name,
+                                    max_original_bytes=max_original_bytes))
         else:
             for event in result:
-                out.write(encode(event) + b"\n")
+                emit(event)
                 clock = max(clock, event.epoch_s)
             tally.events += len(result)
     return tally
@@ -110,12 +118,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="employee records (JSONL) whose ids and aliases name the vendor's users; repeatable")
     parser.add_argument("--out", default="-", help="canonical events output file (default: stdout)")
     parser.add_argument("--dlq", help="write records that could not be mapped as DLQ envelopes (JSONL) to this file")
+    parser.add_argument("--kafka", action="store_true",
+                        help="produce events to the telemetry topics and rejects to the DLQ topic of --config "
+                             "instead of --out and --dlq")
+    parser.add_argument("--config", help="organisation config TOML: the broker, its security and the topic names "
+                                         "for --kafka (default: built-in defaults)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any record was rejected")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.kafka and (args.out != "-" or args.dlq):
+        print("telltales adapt: --kafka writes to topics; leave out --out and --dlq", file=sys.stderr)
+        return 2
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        print(f"telltales adapt: {exc}", file=sys.stderr)
+        return 2
     for path in [*args.directory, *args.files]:
         if path != "-" and not Path(path).is_file():
             print(f"telltales adapt: cannot read {path}: no such file", file=sys.stderr)
@@ -129,20 +150,61 @@ def _run(args: argparse.Namespace) -> int:
         print(f"telltales adapt: no employee records in {', '.join(args.directory)}: every user would be unknown",
               file=sys.stderr)
         return 2
-    translator = Translator(adapters.load(args.adapter), identities)
+    translator = Translator(adapters.load(args.adapter), identities, max_event_bytes=config.decode.max_event_bytes)
+    try:
+        tally = (_to_kafka if args.kafka else _to_files)(args, config, translator)
+    except (OSError, KafkaUnavailable) as exc:
+        print(f"telltales adapt: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(tally.summary(args.adapter), file=sys.stderr)
+    return 1 if args.strict and tally.rejected else 0
+
+
+def _to_files(args: argparse.Namespace, config: Config, translator: Translator) -> Tally:
+    encode = msgspec.json.Encoder().encode
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
     dlq_out = open(args.dlq, "wb") if args.dlq else None  # noqa: SIM115
     try:
-        tally = adapt(args.files, translator, out, dlq_out)
-    except OSError as exc:
-        print(f"telltales adapt: {exc}", file=sys.stderr)
-        return 2
+        return adapt(args.files, translator, lambda event: out.write(encode(event) + b"\n"),
+                     None if dlq_out is None else lambda envelope: dlq_out.write(dlq.encode(envelope) + b"\n"),
+                     max_original_bytes=config.dlq.max_original_bytes)
     finally:
         out.flush()
         if out is not sys.stdout.buffer:
             out.close()
         if dlq_out is not None:
             dlq_out.close()
-    if not args.quiet:
-        print(tally.summary(args.adapter), file=sys.stderr)
-    return 1 if args.strict and tally.rejected else 0
+
+
+def _to_kafka(args: argparse.Namespace, config: Config, translator: Translator) -> Tally:
+    """Produce to the topics of `config`; every send is acknowledged by all replicas before this returns."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+
+    try:
+        producer = KafkaProducer(**kafka_python_kwargs(config.kafka), acks="all", linger_ms=5,
+                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+    except (KafkaTimeoutError, KafkaConnectionError):
+        raise unavailable(config.kafka) from None
+    topics = config.topics
+    failed: list[Exception] = []  # sends the broker refused (kept only to count them and show the first)
+
+    def send(topic: str, key: bytes | None, value: bytes) -> None:
+        producer.send(topic, key=key, value=value).add_errback(failed.append)
+
+    try:
+        tally = adapt(args.files, translator,
+                      lambda event: send(topic_for(topics, event), event.employee_id.encode("utf-8"), topic_value(event)),
+                      lambda envelope: send(topics.dlq, None, dlq.encode(envelope)),
+                      max_original_bytes=config.dlq.max_original_bytes)
+        producer.flush()
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"Kafka at {config.kafka.bootstrap_servers}: {exc}") from None
+    finally:
+        producer.close()
+    if failed:
+        sent = tally.events + sum(tally.rejected.values())
+        raise KafkaUnavailable(f"Kafka at {config.kafka.bootstrap_servers} refused {len(failed)} of {sent} "
+                               f"records; the first: {failed[0]}")
+    return tally

@@ -45,11 +45,15 @@ def admin_client(cfg: KafkaConfig, *, timeout_s: float, bootstrap_timeout_s: flo
         return KafkaAdminClient(**kafka_python_kwargs(cfg), request_timeout_ms=int(timeout_s * 1000),
                                 bootstrap_timeout_ms=int(bootstrap_timeout_s * 1000))
     except (KafkaTimeoutError, KafkaConnectionError):
-        servers = cfg.bootstrap_servers
-        refusal = refused_because(cfg)
-        if refusal is not None:
-            raise KafkaUnavailable(f"Kafka at {servers} refused the connection: {refusal}") from None
-        raise KafkaUnavailable(f"cannot reach Kafka at {servers} (no broker answered)") from None
+        raise unavailable(cfg) from None
+
+
+def unavailable(cfg: KafkaConfig) -> KafkaUnavailable:
+    """The one-line error for a client that got no connection: the broker's refusal, or that none answered."""
+    refusal = refused_because(cfg)
+    if refusal is not None:
+        return KafkaUnavailable(f"Kafka at {cfg.bootstrap_servers} refused the connection: {refusal}")
+    return KafkaUnavailable(f"cannot reach Kafka at {cfg.bootstrap_servers} (no broker answered)")
 
 
 def refused_because(cfg: KafkaConfig) -> str | None:

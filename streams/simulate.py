@@ -1754,38 +1754,22 @@ def simulate(employees: int = 2000, days: int = 14, seed: int = 0, start: dt.dat
 # Live mode
 
 
-_TAG_PREFIXES: Final = {t: b'{"event_type":"%s",' % t.encode() for t in ("vpn_login", "remote_session", "device_snapshot", "employee")}
-
-
-def topic_value(event) -> bytes:
-    """The Kafka value of an event: its JSON without `event_type` (the topic implies it)."""
-    data = msgspec.json.encode(event)
-    tag = type(event).__struct_config__.tag
-    prefix = _TAG_PREFIXES[tag]
-    if data.startswith(prefix):
-        return b"{" + data[len(prefix):]
-    document = json.loads(data)
-    document.pop("event_type", None)
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def produce(sim: Simulation, bootstrap: str, rate: float, topics=None, *, progress=None) -> int:
     """Send the simulation to Kafka (directory first, then telemetry in time order) at `rate` events/s; returns the count."""
     from kafka import KafkaProducer
 
     from telltales.schemas.config import TopicsConfig
 
+    from .topics import topic_for, topic_value
+
     topics = topics or TopicsConfig()
-    by_type = {"vpn_login": topics.vpn, "remote_session": topics.remote_access, "device_snapshot": topics.device,
-               "employee": topics.employees}
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="telltales-simulate")
     sent = 0
     began = time.monotonic()
     try:
         records = [*sim.employees, *(e.event for e in sim.telemetry)]
         for event in records:
-            producer.send(by_type[type(event).__struct_config__.tag], key=event.employee_id.encode("utf-8"),
-                          value=topic_value(event))
+            producer.send(topic_for(topics, event), key=event.employee_id.encode("utf-8"), value=topic_value(event))
             sent += 1
             if rate > 0:
                 ahead = sent / rate - (time.monotonic() - began)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
+from typing import Final
+
+import msgspec
 
 from telltales.schemas.config import Config, ConfigError, load
+from telltales.schemas.events import EVENT_TYPES
 
 from .kafka_client import KafkaUnavailable, admin_client
 
 HOUR_MS = 3_600_000
+_TAG_PREFIXES: Final = {t: b'{"event_type":"%s",' % t.encode() for t in EVENT_TYPES}
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,24 @@ def topic_specs(config: Config) -> list[TopicSpec]:
         TopicSpec(t.alerts, t.partitions, retention(t.alerts_retention_hours)),
         TopicSpec(t.dlq, t.partitions, retention(t.dlq_retention_hours)),
     ]
+
+
+def topic_value(event) -> bytes:
+    """The Kafka value of an event: its JSON without `event_type` (the topic implies it)."""
+    data = msgspec.json.encode(event)
+    tag = type(event).__struct_config__.tag
+    prefix = _TAG_PREFIXES[tag]
+    if data.startswith(prefix):
+        return b"{" + data[len(prefix):]
+    document = json.loads(data)
+    document.pop("event_type", None)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def topic_for(topics, event) -> str:
+    """The topic of SPEC section 3 that carries `event` (a `TopicsConfig` names them)."""
+    return {"vpn_login": topics.vpn, "remote_session": topics.remote_access, "device_snapshot": topics.device,
+            "employee": topics.employees}[type(event).__struct_config__.tag]
 
 
 def create_topics(config: Config, *, timeout_s: float = 15.0, bootstrap_timeout_s: float = 5.0) -> dict[str, str]:

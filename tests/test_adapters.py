@@ -12,13 +12,17 @@ from typing import Any
 
 import msgspec
 import pytest
+from kafka import KafkaConsumer
 
 from telltales.schemas import adapters
 from telltales.schemas.adapters import AdapterError, Identities, Translator
+from telltales.schemas.config import parse
+from telltales.schemas.decoder import Decoder
 from telltales.schemas.dlq import DlqEnvelope
 from telltales.schemas.events import VpnLogin
 from telltales.schemas.rejections import CODES, Rejection
 from telltales.streams import cli
+from telltales.streams.topics import create_topics
 
 from builders import employee
 
@@ -222,3 +226,66 @@ def test_the_framework_examples_run():
 
     result = doctest.testmod(base)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --- telltales adapt --kafka (the real broker) --------------------------------------------
+
+def kafka_config(tmp_path, bootstrap: str, prefix: str):
+    names = {"vpn": "telemetry.vpn", "remote_access": "telemetry.remote_access", "device": "telemetry.device",
+             "employees": "directory.employees", "alerts": "siem.alerts", "dlq": "telltales.dlq"}
+    text = (f'[kafka]\nbootstrap_servers = "{bootstrap}"\n[topics]\npartitions = 2\n'
+            + "".join(f'{key} = "{prefix}{name}"\n' for key, name in names.items()))
+    path = tmp_path / "telltales.toml"
+    path.write_text(text)
+    return str(path), parse(text)
+
+
+def read_topic(bootstrap: str, topic: str, expected: int) -> list:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000, enable_auto_commit=False)
+    records = []
+    try:
+        for record in consumer:  # stops after 5 s of silence, or as soon as everything has arrived
+            records.append(record)
+            if len(records) == expected:
+                break
+    finally:
+        consumer.close()
+    return records
+
+
+@pytest.mark.kafka
+def test_adapt_kafka_produces_events_keyed_by_employee_and_rejects_to_the_dlq_topic(
+        badge_cli, tmp_path, kafka_bootstrap, topic_prefix, capsys):
+    config_file, config = kafka_config(tmp_path, kafka_bootstrap, topic_prefix)
+    create_topics(config)
+    records = tmp_path / "badge.jsonl"
+    records.write_bytes(b"\n".join([line(), line(user="mallory"), line(kind="door"),
+                                    line(user="bo", at="2026-03-02T11:00:00Z")]) + b"\n")
+    code = cli.main(["adapt", "--from", "badge", "--directory", write_directory(tmp_path), "--config", config_file,
+                     "--kafka", str(records)])
+    assert code == 0
+    events = read_topic(kafka_bootstrap, config.topics.vpn, 2)
+    assert sorted((r.key, json.loads(r.value)["employee_id"], "event_type" in json.loads(r.value)) for r in events) == [
+        (b"emp-1", "emp-1", False), (b"emp-2", "emp-2", False)]
+    assert all(Decoder("vpn_login").decode(r.value).source == "badge" for r in events)
+    [dead] = read_topic(kafka_bootstrap, config.topics.dlq, 1)
+    envelope = msgspec.json.decode(dead.value, type=DlqEnvelope)
+    assert (dead.key, envelope.stage, envelope.adapter, envelope.code, envelope.source) == (
+        None, "adapter", "badge", "unknown_identity", {"file": str(records), "line": 2})
+    assert capsys.readouterr().err.splitlines()[0] == "adapt (badge): 4 records; 2 events written; 1 skipped; 1 rejected"
+
+
+def test_adapt_kafka_says_in_one_line_when_the_broker_is_unreachable(badge_cli, tmp_path, free_port, capsys):
+    config_file, _ = kafka_config(tmp_path, f"127.0.0.1:{free_port}", "")
+    records = tmp_path / "badge.jsonl"
+    records.write_bytes(line() + b"\n")
+    assert cli.main(["adapt", "--from", "badge", "--directory", write_directory(tmp_path), "--config", config_file,
+                     "--kafka", str(records)]) == 2
+    assert capsys.readouterr().err == f"telltales adapt: cannot reach Kafka at 127.0.0.1:{free_port} (no broker answered)\n"
+
+
+def test_adapt_kafka_refuses_file_outputs_beside_it(badge_cli, tmp_path, capsys):
+    assert cli.main(["adapt", "--from", "badge", "--directory", write_directory(tmp_path), "--kafka",
+                     "--dlq", str(tmp_path / "d.jsonl"), "-"]) == 2
+    assert capsys.readouterr().err == "telltales adapt: --kafka writes to topics; leave out --out and --dlq\n"

@@ -19,8 +19,9 @@ from telltales.schemas.vocabulary import TOOLS
 from telltales.streams import simdata
 from telltales.streams.cli import main as cli
 from telltales.streams.simulate import (
-    SCENARIOS, VANTAGE_POINTS, Simulation, _Generator, rfc3339, simulate, topic_value,
+    SCENARIOS, VANTAGE_POINTS, Simulation, _Generator, rfc3339, simulate,
 )
+from telltales.streams.topics import topic_value
 
 SMALL = {"employees": 200, "days": 3}
 
