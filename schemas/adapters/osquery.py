@@ -65,7 +65,7 @@ def _texts(rows: list[Row], column: str) -> list[str]:
 def _processes(rows: list[Row]) -> list[Fields] | str:
     names = _texts(rows, "name")
     if not names:
-        return "telltales_processes rows name no process"
+        return "telltales_processes rows have no process name"
     return [{"processes": names[i:i + MAX_LIST]} for i in range(0, len(names), MAX_LIST)]
 
 
@@ -118,7 +118,7 @@ def _language(rows: list[Row]) -> list[Fields] | str:
         fields["keyboard_layouts"] = list(dict.fromkeys(layouts))
     if locales:
         fields["locale"] = locales[0]
-    return [fields] if fields else "telltales_language rows name no keyboard layout or locale"
+    return [fields] if fields else "telltales_language rows have no keyboard layout or locale"
 
 
 def _timezone_windows(rows: list[Row]) -> list[Fields] | str:
