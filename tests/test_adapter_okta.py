@@ -164,7 +164,8 @@ def test_unfinished_results_are_skipped_with_the_result_in_the_reason(result, wh
     assert translate(sign_in(result=result)) == f"outcome.result {result} is not a finished sign-in: {why}"
 
 
-@pytest.mark.parametrize("outcome, shown", [({"result": "MAYBE"}, "'MAYBE'"), (None, "missing")])
+@pytest.mark.parametrize("outcome, shown", [({"result": "MAYBE"}, "'MAYBE'"), (None, "missing"),
+                                            ({"result": ["SUCCESS"]}, "['SUCCESS']")])
 def test_an_undocumented_or_missing_result_is_rejected(outcome, shown):
     assert translate(changed(sign_in(), {"outcome": outcome})) == Rejection(
         "adapter_error", "outcome.result",

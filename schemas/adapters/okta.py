@@ -184,10 +184,11 @@ def country_code(name: str) -> str | None:
 
 def _outcome(result: Any) -> str:
     """"success" / "failure", or the skip reason of a result that is neither; AdapterError when undocumented."""
-    if result in OUTCOMES:
-        return OUTCOMES[result]
-    if result in SKIPPED_OUTCOMES:
-        return f"outcome.result {result} is not a finished sign-in: {SKIPPED_OUTCOMES[result]}"
+    if isinstance(result, str):  # a list or an object (a malformed record) cannot be looked up
+        if result in OUTCOMES:
+            return OUTCOMES[result]
+        if result in SKIPPED_OUTCOMES:
+            return f"outcome.result {result} is not a finished sign-in: {SKIPPED_OUTCOMES[result]}"
     raise AdapterError("adapter_error", "outcome.result",
                        f"`outcome.result` is {_shown(result)}; expected one of "
                        f"{', '.join([*OUTCOMES, *SKIPPED_OUTCOMES])}")
