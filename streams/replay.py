@@ -4,7 +4,8 @@ A loop over files that calls the same `Engine` the Kafka worker calls, with plai
 where the worker has tables and topics. Same input and config give the same bytes:
 everything runs on event time, in input order. Rejected lines go to `--dlq` as DLQ
 envelopes whose `time` is the replay's event-time clock (the newest event time read so
-far), so the DLQ file is deterministic too.
+far), so the DLQ file is deterministic too. Files are read one after the other, or with
+`--merge` interleaved by event time (each file in time order: one per source).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import heapq
+import math
 import sys
 import time
 from collections import Counter, defaultdict
@@ -54,6 +57,7 @@ class CoreCounters:
 @dataclass
 class Counters(CoreCounters):
     lines: int = 0
+    unordered: Counter = field(default_factory=Counter)  # --merge: file → lines older than an earlier one of it
 
 
 class Pipeline:
@@ -153,10 +157,45 @@ def read_lines(paths: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
                 stream.close()
 
 
+def decoded_lines(paths: Iterable[str], decoder: Decoder) -> Iterator[tuple[str, int, bytes, Any]]:
+    """(file name, line number, raw line, event or rejection) for every line, file after file."""
+    decode = decoder.decode
+    for name, number, line in read_lines(paths):
+        yield name, number, line, decode(line)
+
+
+def merged_lines(paths: list[str], decoder: Decoder, unordered: Counter) -> Iterator[tuple[str, int, bytes, Any]]:
+    """`decoded_lines` of files each in time order, interleaved by event time (a k-way merge).
+
+    A line without a time of its own (an employee record, a rejected line) keeps its place
+    in its file: it goes with the newest event time read from that file before it, so a
+    directory at a file's head comes first. Ties go to the earlier file, so the order is
+    deterministic. A line older than an earlier line of its own file is counted in
+    `unordered[file]`: the merge cannot place it correctly.
+    """
+    def timed(path: str) -> Iterator[tuple[float, tuple[str, int, bytes, Any]]]:
+        newest = -math.inf
+        for item in decoded_lines([path], decoder):
+            event = item[3]
+            if not isinstance(event, (Rejection, Employee)):
+                when = event.epoch_s
+                if when < newest:
+                    unordered[item[0]] += 1
+                newest = max(newest, when)
+            yield newest, item
+
+    for _, item in heapq.merge(*(timed(path) for path in paths), key=lambda pair: pair[0]):
+        yield item
+
+
 def replay(paths: list[str], config: Config, alerts: IO[bytes], dlq_out: IO[bytes] | None,
            progress: IO[str] | None = None, engine: Engine | None = None,
-           on_finding: Callable[[dict[str, Any]], None] | None = None) -> Counters:
-    """Run every line of `paths` through the core; write findings and rejects; return the counters."""
+           on_finding: Callable[[dict[str, Any]], None] | None = None, *, merge: bool = False) -> Counters:
+    """Run every line of `paths` through the core; write findings and rejects; return the counters.
+
+    `merge`: the files are each in time order and are read interleaved by event time
+    (`merged_lines`); otherwise one after the other.
+    """
     def emit(finding: dict[str, Any]) -> None:
         alerts.write(encode_finding(finding) + b"\n")
         if on_finding is not None:
@@ -172,18 +211,19 @@ def replay(paths: list[str], config: Config, alerts: IO[bytes], dlq_out: IO[byte
     thresholds = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
     try:
-        _replay_lines(paths, config, pipeline, decoder, dlq_out, progress, next_report)
+        lines = (merged_lines(paths, decoder, pipeline.counters.unordered) if merge
+                 else decoded_lines(paths, decoder))
+        _replay_lines(lines, config, pipeline, dlq_out, progress, next_report)
     finally:
         gc.set_threshold(*thresholds)
     pipeline.sweep(pipeline.clock)
     return pipeline.counters
 
 
-def _replay_lines(paths: list[str], config: Config, pipeline: Pipeline, decoder: Decoder,
+def _replay_lines(lines: Iterator[tuple[str, int, bytes, Any]], config: Config, pipeline: Pipeline,
                   dlq_out: IO[bytes] | None, progress: IO[str] | None, next_report: float) -> None:
-    for name, number, line in read_lines(paths):
+    for name, number, line, event in lines:
         pipeline.counters.lines += 1
-        event = decoder.decode(line)
         if isinstance(event, Rejection):
             pipeline.counters.rejected[event.code] += 1
             if dlq_out is not None:
@@ -213,6 +253,9 @@ def summary(counters: Counters, elapsed: float) -> str:
         parts.append("  signals: " + ", ".join(f"{d} {n}" for d, n in sorted(counters.signals.items())))
     if counters.detector_errors:
         parts.append("  detector errors: " + ", ".join(f"{d} {n}" for d, n in sorted(counters.detector_errors.items())))
+    if counters.unordered:
+        parts.append("  out of time order within their file (--merge could not place them): "
+                     + ", ".join(f"{name} {n}" for name, n in sorted(counters.unordered.items())))
     return "\n".join(parts)
 
 
@@ -233,6 +276,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alerts", default="-", help="findings output file (default: stdout)")
     parser.add_argument("--dlq", help="write rejected lines as DLQ envelopes (JSONL) to this file")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any line was rejected")
+    parser.add_argument("--merge", action="store_true",
+                        help="the files are each in time order (e.g. one per source, from telltales adapt): read "
+                             "them interleaved by event time instead of one after the other")
     parser.add_argument("--metrics-out", metavar="FILE",
                         help="write the run's Prometheus metrics (text exposition, as the worker serves) to FILE")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
@@ -261,7 +307,8 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         counters = replay(args.files, config, alerts, dlq_out, progress=None if args.quiet else sys.stderr,
-                          engine=engine, on_finding=metrics.finding_record if metrics is not None else None)
+                          engine=engine, on_finding=metrics.finding_record if metrics is not None else None,
+                          merge=args.merge)
         if metrics is not None:
             metrics.record_replay(counters, config.topics)
             Path(args.metrics_out).write_bytes(metrics.exposition())

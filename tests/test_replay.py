@@ -124,3 +124,28 @@ def test_read_lines_skips_blank_and_whitespace_lines_keeping_line_numbers(tmp_pa
     assert [(number, text) for _, number, text in got] == [
         (1, events[0]), (5, events[1]), (6, b" " + events[2]), (8, events[3])]
     assert {name for name, _, _ in got} == {str(path)}
+
+
+def test_merge_interleaves_time_ordered_files_as_one_sorted_file_would_be_read(tmp_path, capsys):
+    home = {k: CHICAGO[k] for k in ("city", "country", "lat", "lon")}
+    directory = line("employee", home=home, timezone="America/Chicago")
+    chicago = [line("vpn_login", hours=h, src_ip="203.0.113.9", geo=geo(CHICAGO)) for h in (0, 4)]
+    seoul = line("vpn_login", hours=2, src_ip="203.0.113.77", geo=geo(SEOUL))
+    files = [write(tmp_path, "directory.jsonl", [directory]), write(tmp_path, "okta.jsonl", chicago),
+             write(tmp_path, "vpn.jsonl", [seoul])]
+    sorted_file = write(tmp_path, "sorted.jsonl", [directory, chicago[0], seoul, chicago[1]])
+
+    _, merged, _ = run(capsys, "--merge", *files)
+    _, one_file, _ = run(capsys, sorted_file)
+    _, in_turn, _ = run(capsys, *files)
+    assert merged == one_file
+    assert "impossible_travel" in merged.decode()
+    # Read one file after the other, the Seoul login comes 2 h after the newest event: too late to travel from.
+    assert "impossible_travel" not in in_turn.decode()
+
+
+def test_merge_counts_the_lines_a_file_has_out_of_time_order(tmp_path, capsys):
+    late_first = write(tmp_path, "late.jsonl", [line("vpn_login", hours=h, src_ip="203.0.113.9") for h in (3, 1, 2, 5)])
+    assert main(["replay", "--merge", "--alerts", str(tmp_path / "a.jsonl"), late_first]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"  out of time order within their file (--merge could not place them): {late_first} 2")
