@@ -110,17 +110,10 @@ def read_object(data: bytes) -> dict[str, Any] | Rejection:
     """
     if not data.isascii() and (bad := _not_utf8(data)) is not None:
         return bad
-    try:
-        document = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        return _malformed(data, str(exc))
-    except RecursionError:
-        return _TOO_DEEP
-    except msgspec.ValidationError as exc:  # e.g. an integer too large for any number type
-        return _from_msgspec(str(exc))
-    if not isinstance(document, dict):
-        return Rejection("not_object", "", f"expected a JSON object, got {_json_type(document)}")
-    return document
+    document = _parse(data)
+    if isinstance(document, (Rejection, dict)):
+        return document
+    return Rejection("not_object", "", f"expected a JSON object, got {_json_type(document)}")
 
 
 def too_large(size: int, limit: int) -> Rejection:
@@ -160,8 +153,14 @@ def _refuse_constant(name: str) -> None:
 
 def _unreadable(data: bytes, fast_reason: str) -> Rejection:
     """Why a message that failed typed decoding is not readable JSON either."""
+    parsed = _parse(data)
+    return parsed if isinstance(parsed, Rejection) else _from_msgspec(fast_reason)
+
+
+def _parse(data: bytes) -> Any:
+    """The untyped JSON value of `data`, or the `Rejection` saying why it is none."""
     try:
-        msgspec.json.decode(data)
+        return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         return _malformed(data, str(exc))
     except RecursionError:
@@ -170,7 +169,6 @@ def _unreadable(data: bytes, fast_reason: str) -> Rejection:
         return _from_msgspec(str(exc))
     except UnicodeDecodeError:
         return _not_utf8(data) or Rejection("not_utf8", "", "invalid UTF-8 in a string")
-    return _from_msgspec(fast_reason)
 
 
 def _malformed(data: bytes, reason: str) -> Rejection:

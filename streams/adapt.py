@@ -38,7 +38,7 @@ from telltales.schemas.events import Employee, Event
 from telltales.schemas.rejections import Rejection
 
 from .kafka_client import KafkaUnavailable, kafka_python_kwargs, unavailable
-from .replay import _rfc3339, read_lines
+from .replay import _rfc3339, output_files, read_lines
 from .topics import topic_for, topic_value
 
 MAX_SKIP_REASONS_SHOWN = 8
@@ -163,18 +163,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _to_files(args: argparse.Namespace, config: Config, translator: Translator) -> Tally:
     encode = msgspec.json.Encoder().encode
-    out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")  # noqa: SIM115
-    dlq_out = open(args.dlq, "wb") if args.dlq else None  # noqa: SIM115
-    try:
+    with output_files(args.out, args.dlq) as (out, dlq_out):
         return adapt(args.files, translator, lambda event: out.write(encode(event) + b"\n"),
                      None if dlq_out is None else lambda envelope: dlq_out.write(dlq.encode(envelope) + b"\n"),
                      max_original_bytes=config.dlq.max_original_bytes)
-    finally:
-        out.flush()
-        if out is not sys.stdout.buffer:
-            out.close()
-        if dlq_out is not None:
-            dlq_out.close()
 
 
 def _to_kafka(args: argparse.Namespace, config: Config, translator: Translator) -> Tally:

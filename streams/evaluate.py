@@ -362,8 +362,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"telltales eval: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(format_table(report))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=1) + "\n", "utf-8")
-    if args.html is not None:
-        args.html.write_text(render_html(report, findings, labels), "utf-8")
+    for path, render in ((args.json, lambda: json.dumps(report, indent=1) + "\n"),
+                         (args.html, lambda: render_html(report, findings, labels))):
+        if path is None:
+            continue
+        try:
+            path.write_text(render(), "utf-8")
+        except OSError as exc:
+            print(f"telltales eval: cannot write {path}: {exc.strerror}", file=sys.stderr)
+            return 2
     return 0

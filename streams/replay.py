@@ -11,6 +11,7 @@ far), so the DLQ file is deterministic too. Files are read one after the other, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import heapq
@@ -259,6 +260,18 @@ def summary(counters: Counters, elapsed: float) -> str:
     return "\n".join(parts)
 
 
+@contextlib.contextmanager
+def output_files(out: str, dlq_path: str | None) -> Iterator[tuple[BinaryIO, BinaryIO | None]]:
+    """The output (`-` = stdout) and an optional DLQ file, flushed and closed however the run ends."""
+    with contextlib.ExitStack() as files:
+        main = sys.stdout.buffer if out == "-" else files.enter_context(open(out, "wb"))
+        dead = files.enter_context(open(dlq_path, "wb")) if dlq_path else None
+        try:
+            yield main, dead
+        finally:
+            main.flush()
+
+
 def _rfc3339(epoch_s: float) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -296,8 +309,6 @@ def _run(args: argparse.Namespace) -> int:
         if path != "-" and not Path(path).is_file():
             print(f"telltales replay: cannot read {path}: no such file", file=sys.stderr)
             return 2
-    alerts = sys.stdout.buffer if args.alerts == "-" else open(args.alerts, "wb")  # noqa: SIM115
-    dlq_out = open(args.dlq, "wb") if args.dlq else None  # noqa: SIM115
     metrics = None
     if args.metrics_out:
         from .metrics import Metrics
@@ -306,21 +317,16 @@ def _run(args: argparse.Namespace) -> int:
         metrics = Metrics.from_config(config, process=False, version=_version(), clock=lambda: 0.0)
     started = time.perf_counter()
     try:
-        counters = replay(args.files, config, alerts, dlq_out, progress=None if args.quiet else sys.stderr,
-                          engine=engine, on_finding=metrics.finding_record if metrics is not None else None,
-                          merge=args.merge)
+        with output_files(args.alerts, args.dlq) as (alerts, dlq_out):
+            counters = replay(args.files, config, alerts, dlq_out, progress=None if args.quiet else sys.stderr,
+                              engine=engine, on_finding=metrics.finding_record if metrics is not None else None,
+                              merge=args.merge)
         if metrics is not None:
             metrics.record_replay(counters, config.topics)
             Path(args.metrics_out).write_bytes(metrics.exposition())
     except OSError as exc:
         print(f"telltales replay: {exc}", file=sys.stderr)
         return 2
-    finally:
-        alerts.flush()
-        if alerts is not sys.stdout.buffer:
-            alerts.close()
-        if dlq_out is not None:
-            dlq_out.close()
     if not args.quiet:
         print(summary(counters, time.perf_counter() - started), file=sys.stderr)
     return 1 if args.strict and counters.rejected else 0

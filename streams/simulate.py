@@ -1820,7 +1820,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"simulated {args.employees} employees × {args.days} days: {total} telemetry events "
           f"({total / max(elapsed, 1e-9):,.0f}/s, {elapsed:.1f} s); operatives: {kinds}", file=sys.stderr)
     if args.out is not None:
-        paths = sim.write(args.out)
+        try:
+            paths = sim.write(args.out)
+        except OSError as exc:
+            print(f"telltales simulate: cannot write to {args.out}: {exc.strerror}", file=sys.stderr)
+            return 2
         print(f"wrote {paths['events']}, {paths['labels']}, {paths['config']}", file=sys.stderr)
     if args.kafka is not None:
         topics = None

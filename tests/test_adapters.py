@@ -289,3 +289,12 @@ def test_adapt_kafka_refuses_file_outputs_beside_it(badge_cli, tmp_path, capsys)
     assert cli.main(["adapt", "--from", "badge", "--directory", write_directory(tmp_path), "--kafka",
                      "--dlq", str(tmp_path / "d.jsonl"), "-"]) == 2
     assert capsys.readouterr().err == "telltales adapt: --kafka writes to topics; leave out --out and --dlq\n"
+
+
+def test_adapt_says_when_an_output_file_cannot_be_created(badge_cli, tmp_path, capsys):
+    records = tmp_path / "badge.jsonl"
+    records.write_bytes(line() + b"\n")
+    target = tmp_path / "no-such-folder" / "events.jsonl"
+    assert cli.main(["adapt", "--from", "badge", "--directory", write_directory(tmp_path), "--out", str(target),
+                     str(records)]) == 2
+    assert capsys.readouterr().err == f"telltales adapt: [Errno 2] No such file or directory: '{target}'\n"

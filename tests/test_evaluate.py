@@ -147,6 +147,18 @@ def test_bad_labels_are_refused(tmp_path, capsys):
     assert "labels" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--json", "--html"])
+def test_a_report_file_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys, option):
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"format": 1, "seed": 0, "employees": 10, "days": 1, "start": "2026-03-02",
+                                  "end": "2026-03-03", "operatives": {}, "scenario_params": {}, "cohorts": {}}))
+    empty = tmp_path / "f.jsonl"
+    empty.write_text("")
+    target = tmp_path / "no-such-folder" / "report"
+    assert cli(["eval", str(empty), str(labels), option, str(target)]) == 2
+    assert capsys.readouterr().err == f"telltales eval: cannot write {target}: No such file or directory\n"
+
+
 def test_docstring_examples_run():
     import doctest
 

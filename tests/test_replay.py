@@ -93,6 +93,14 @@ def test_fatal_errors_exit_2_with_a_message(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--alerts", "--dlq"])
+def test_an_output_file_that_cannot_be_created_is_a_one_line_error(tmp_path, capsys, option):
+    events = write(tmp_path, "e.jsonl", scenario())
+    target = tmp_path / "no-such-folder" / "out.jsonl"
+    assert main(["replay", "--quiet", option, str(target), events]) == 2
+    assert capsys.readouterr().err == f"telltales replay: [Errno 2] No such file or directory: '{target}'\n"
+
+
 def test_bad_config_is_fatal_and_names_the_key(tmp_path, capsys):
     config = tmp_path / "bad.toml"
     config.write_text("[fusion]\nhalf_life_hours = -1\n")

@@ -55,6 +55,13 @@ def test_simulate_needs_an_output(capsys):
     assert "--out" in capsys.readouterr().err
 
 
+def test_an_output_folder_that_cannot_be_made_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli(["simulate", "--employees", "10", "--days", "1", "--out", str(blocker / "sim")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"telltales simulate: cannot write to {blocker / 'sim'}: Not a directory"
+
+
 def test_every_line_decodes_employees_first_then_telemetry_in_time_order(sim):
     decoder = Decoder()
     events = []
