@@ -82,7 +82,17 @@ def run_live(sim: Simulation, *, rate: float, duration: float, out) -> int:
                                  consumer_timeout_ms=1000)
         findings: list[dict[str, Any]] = []
         sent = threading.Event()
-        producer = threading.Thread(target=lambda: (produce(sim, kafka.bootstrap, rate), sent.set()), daemon=True)
+        failed: list[Exception] = []  # why sending stopped, if it did: the loop below reports it
+
+        def send() -> None:
+            try:
+                produce(sim, kafka.bootstrap, rate)
+            except Exception as exc:  # noqa: BLE001 — a thread's exception would otherwise vanish
+                failed.append(exc)
+            finally:
+                sent.set()
+
+        producer = threading.Thread(target=send, daemon=True)
         began = time.monotonic()
         producer.start()
         print(f"demo: worker pid {worker.pid}; streaming {len(sim.telemetry):,} events at {rate:,.0f}/s "
@@ -98,6 +108,9 @@ def run_live(sim: Simulation, *, rate: float, duration: float, out) -> int:
                 if worker.poll() is not None:
                     print(f"demo: the worker exited with {worker.returncode}; see {tmp}/worker.log", file=out)
                     break
+                if failed:
+                    print(f"demo: sending the simulation to Kafka failed: {failed[0]!r}", file=out)
+                    break
                 if sent.is_set() and time.monotonic() - last_news > IDLE_END_S:
                     break
         except KeyboardInterrupt:
@@ -111,7 +124,7 @@ def run_live(sim: Simulation, *, rate: float, duration: float, out) -> int:
                 except subprocess.TimeoutExpired:
                     os.killpg(worker.pid, signal.SIGKILL)
         _summary(findings, sim, out)
-    return 0
+    return 1 if failed or worker.returncode not in (0, None, -signal.SIGTERM) else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
