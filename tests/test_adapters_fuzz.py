@@ -16,9 +16,10 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telltales.schemas.adapters import Translator, okta, osquery
+from telltales.schemas.adapters import Translator, entra, okta, osquery
 from telltales.schemas.rejections import CODES, Rejection
 
+import test_adapter_entra as entra_cases
 import test_adapter_okta as okta_cases
 import test_adapter_osquery as osquery_cases
 
@@ -29,6 +30,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**64) | st.
                     max_leaves=6)
 REMOVE = object()
 
+ENTRA_RECORDS = [entra_cases.sign_in(), entra_cases.mfa_sign_in(), entra_cases.monitored(entra_cases.mfa_sign_in()),
+                 entra_cases.monitored(entra_cases.sign_in(code=50126))]
 OKTA_RECORDS = [okta_cases.sign_in(), okta_cases.mfa_sign_in(), okta_cases.sign_in("user.authentication.sso")]
 OSQUERY_RECORDS = [
     osquery_cases.snapshot("telltales_processes", [{"name": "anydesk"}, {"name": "zoom.us"}]),
@@ -74,6 +77,13 @@ def check(translator: Translator, record: dict[str, Any]) -> None:
 def mutations(records: list[dict[str, Any]]):
     return st.sampled_from(records).flatmap(
         lambda record: st.tuples(st.just(record), st.sampled_from(paths(record)), JSON | st.just(REMOVE)))
+
+
+@FUZZ
+@given(mutations(ENTRA_RECORDS))
+def test_entra_records_with_a_field_replaced_or_removed_are_mapped_skipped_or_explained(case):
+    record, path, new = case
+    check(Translator(entra.ADAPTER, entra_cases.directory()), mutated(record, path, new))
 
 
 @FUZZ

@@ -16,7 +16,7 @@ from .base import Adapter, AdapterError, Identities, Translator
 
 __all__ = ["ADAPTERS", "Adapter", "AdapterError", "Identities", "Translator", "load"]
 
-ADAPTERS: Final[tuple[str, ...]] = ("okta", "osquery")  # module names under this package, in the order help lists them
+ADAPTERS: Final[tuple[str, ...]] = ("entra", "okta", "osquery")  # module names under this package, in the order help lists them
 
 
 def load(name: str) -> Adapter:
