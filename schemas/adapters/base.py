@@ -66,7 +66,7 @@ class Identities:
     def resolve(self, name: Any, path: str) -> str:
         """The employee id `name` (read at `path` of the vendor record) belongs to; AdapterError when none or several."""
         if not isinstance(name, str) or not name.strip():
-            raise AdapterError("unknown_identity", path, f"`{path}` is {_shown(name)}: the record names no user")
+            raise AdapterError("unknown_identity", path, f"`{path}` is {shown(name)}: the record names no user")
         owners = self._owners.get(name.casefold())
         if not owners:
             raise AdapterError("unknown_identity", path,
@@ -129,5 +129,6 @@ class Translator:
         return events
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A record's value as a message shows it: "missing" for None (absent or null), else its repr."""
     return "missing" if value is None else repr(value)

@@ -112,9 +112,8 @@ from typing import Any, Final
 
 import pycountry
 
-from .base import AdapterError, Identities
-# The value helpers and the contract's text bounds are shared with the Okta adapter.
-from .okta import MAX_USER_AGENT, _compact, _number, _object, _required, _shown, _text
+from .base import AdapterError, Identities, shown
+from .fields import MAX_USER_AGENT, compact, is_number, obj, required, text
 
 # Azure Monitor diagnostic category → Entra's sign-in event type (`signInEventTypes`).
 CATEGORY_KINDS: Final = {
@@ -160,13 +159,13 @@ class Entra:
             category = record.get("category")
             if not isinstance(category, str):
                 raise AdapterError("adapter_error", "category",
-                                   f"`category` is {_shown(category)}: not an Azure Monitor Entra ID log record")
+                                   f"`category` is {shown(category)}: not an Azure Monitor Entra ID log record")
             kind = CATEGORY_KINDS.get(category)
             if kind is None:
                 return f"category {category} is not a user sign-in log telltales reads"
             if kind in SKIPPED_KINDS:
                 return _skipped(kind)
-            return _sign_in(_object(record, "properties"), "properties.", record, identities)
+            return _sign_in(obj(record, "properties"), "properties.", record, identities)
         for key, (what, split) in BATCHES.items():
             if isinstance(record.get(key), list):
                 raise AdapterError("adapter_error", key,
@@ -201,27 +200,27 @@ def _sign_in(sign_in: dict[str, Any], prefix: str, envelope: dict[str, Any] | No
     login: dict[str, Any] = {
         "event_type": "vpn_login",
         "employee_id": identities.resolve(sign_in.get("userPrincipalName"), prefix + "userPrincipalName"),
-        "ts": _required({"createdDateTime": when}, prefix + "createdDateTime", "when it happened"),
-        "src_ip": _required(sign_in, prefix + "ipAddress", "where it came from"),
+        "ts": required({"createdDateTime": when}, prefix + "createdDateTime", "when it happened"),
+        "src_ip": required(sign_in, prefix + "ipAddress", "where it came from"),
         "outcome": "success" if code == 0 else "failure",
         "source": "entra",
     }
-    sign_in_id = _text(sign_in.get("id"))
+    sign_in_id = text(sign_in.get("id"))
     if sign_in_id is not None:
         login["event_id"] = f"entra:{sign_in_id}:{code}"
-    device = _object(sign_in, "deviceDetail", prefix)
+    device = obj(sign_in, "deviceDetail", prefix)
     risks = _list(sign_in, "riskEventTypes_v2", prefix) + _list(sign_in, "riskEventTypes", prefix)
     optional = {
-        "geo": _geo(_object(sign_in, "location", prefix)),
+        "geo": _geo(obj(sign_in, "location", prefix)),
         "anonymizer": {"type": "vpn"} if ANONYMIZED in risks else None,
-        "client": {"os": _text(device.get("operatingSystem")),
-                   "user_agent": _text(sign_in.get("userAgent"), MAX_USER_AGENT)},
+        "client": {"os": text(device.get("operatingSystem")),
+                   "user_agent": text(sign_in.get("userAgent"), MAX_USER_AGENT)},
         "mfa": {"method": _factor(sign_in, prefix),
-                "device_id": _text(_object(sign_in, "authenticationAppDeviceDetails", prefix).get("deviceId"))},
-        "device_id": _text(device.get("deviceId")),
+                "device_id": text(obj(sign_in, "authenticationAppDeviceDetails", prefix).get("deviceId"))},
+        "device_id": text(device.get("deviceId")),
     }
     for key, value in optional.items():
-        if (value := _compact(value)) is not None:
+        if (value := compact(value)) is not None:
             login[key] = value
     return [login]
 
@@ -233,7 +232,7 @@ def _skipped(kind: str) -> str:
 def _error_code(sign_in: dict[str, Any], prefix: str, envelope: dict[str, Any] | None) -> int:
     """`status.errorCode` (Azure Monitor: else the envelope's `resultType`, the same code as text)."""
     path = prefix + "status.errorCode"
-    code = _object(sign_in, "status", prefix).get("errorCode")
+    code = obj(sign_in, "status", prefix).get("errorCode")
     if code is None and envelope is not None and "resultType" in envelope:
         path, code = "resultType", envelope["resultType"]
     if isinstance(code, int) and not isinstance(code, bool) and code >= 0:
@@ -241,7 +240,7 @@ def _error_code(sign_in: dict[str, Any], prefix: str, envelope: dict[str, Any] |
     if isinstance(code, str) and code.strip().isdigit() and code.strip().isascii():
         return int(code.strip())
     raise AdapterError("adapter_error", path,
-                       f"`{path}` is {_shown(code)}; expected Entra's numeric status code (0 = success)")
+                       f"`{path}` is {shown(code)}; expected Entra's numeric status code (0 = success)")
 
 
 def _geo(place: dict[str, Any]) -> dict[str, Any] | None:
@@ -250,9 +249,9 @@ def _geo(place: dict[str, Any]) -> dict[str, Any] | None:
     code = country.strip().upper() if isinstance(country, str) else None
     if code not in COUNTRIES:
         return None
-    geo: dict[str, Any] = {"country": code, "region": _text(place.get("state")), "city": _text(place.get("city"))}
+    geo: dict[str, Any] = {"country": code, "region": text(place.get("state")), "city": text(place.get("city"))}
     point = place.get("geoCoordinates")
-    if geo["city"] and isinstance(point, dict) and _number(point.get("latitude")) and _number(point.get("longitude")):
+    if geo["city"] and isinstance(point, dict) and is_number(point.get("latitude")) and is_number(point.get("longitude")):
         geo["lat"], geo["lon"] = float(point["latitude"]), float(point["longitude"])
     return geo
 
@@ -264,7 +263,7 @@ def _factor(sign_in: dict[str, Any], prefix: str) -> str | None:
         if not isinstance(step, dict):
             path = f"{prefix}authenticationDetails[{index}]"
             raise AdapterError("adapter_error", path, f"`{path}` is {step!r}; expected an object")
-        name = _text(step.get("authenticationMethod"))
+        name = text(step.get("authenticationMethod"))
         if name is not None and name.casefold() not in NOT_FACTORS:
             method = name
     return method
@@ -276,5 +275,5 @@ def _list(parent: dict[str, Any], key: str, prefix: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise AdapterError("adapter_error", prefix + key, f"`{prefix}{key}` is {_shown(value)}; expected a list")
+        raise AdapterError("adapter_error", prefix + key, f"`{prefix}{key}` is {shown(value)}; expected a list")
     return value

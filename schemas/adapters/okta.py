@@ -84,7 +84,8 @@ from typing import Any, Final
 
 import pycountry
 
-from .base import AdapterError, Identities
+from .base import AdapterError, Identities, shown
+from .fields import MAX_USER_AGENT, compact, is_number, obj, required, text
 
 SIGN_INS: Final = frozenset({"user.session.start", "user.authentication.sso", "user.authentication.auth_via_mfa"})
 MFA_EVENT: Final = "user.authentication.auth_via_mfa"
@@ -95,8 +96,6 @@ SKIPPED_OUTCOMES: Final = {
     "UNKNOWN": "Okta does not know whether it succeeded",
 }
 UNRECOGNISED: Final = "unknown"  # Okta's placeholder for a user-agent part it did not recognise
-MAX_TEXT: Final = 1024        # the contract's bound on `geo` and `client` text
-MAX_USER_AGENT: Final = 4096  # the contract's bound on `client.user_agent`
 
 # English country names of GeoIP databases (MaxMind's spellings) that pycountry does not
 # resolve, or resolves to another country; None = ambiguous, left to GeoIP. Kosovo has no
@@ -124,39 +123,39 @@ class Okta:
         event_type = record.get("eventType")
         if not isinstance(event_type, str):
             raise AdapterError("adapter_error", "eventType",
-                               f"`eventType` is {_shown(event_type)}: not an Okta System Log event")
+                               f"`eventType` is {shown(event_type)}: not an Okta System Log event")
         if event_type not in SIGN_INS:
             return f"eventType {event_type} is not a sign-in"
-        actor = _object(record, "actor")
+        actor = obj(record, "actor")
         if actor.get("type") != "User":
             return f"actor.type {actor.get('type') or 'missing'} is not a User"
-        outcome = _outcome(_object(record, "outcome").get("result"))
+        outcome = _outcome(obj(record, "outcome").get("result"))
         if outcome not in ("success", "failure"):
             return outcome
         login: dict[str, Any] = {
             "event_type": "vpn_login",
             "employee_id": identities.resolve(actor.get("alternateId"), "actor.alternateId"),
-            "ts": _required(record, "published", "when it happened"),
-            "src_ip": _required(_object(record, "client"), "client.ipAddress", "where it came from"),
+            "ts": required(record, "published", "when it happened"),
+            "src_ip": required(obj(record, "client"), "client.ipAddress", "where it came from"),
             "outcome": outcome,
             "source": "okta",
         }
         uuid = record.get("uuid")
         if isinstance(uuid, str) and uuid.strip():
             login["event_id"] = f"okta:{uuid.strip()}"
-        client = _object(record, "client")
-        security = _object(record, "securityContext")
+        client = obj(record, "client")
+        security = obj(record, "securityContext")
         optional = {
-            "geo": _geo(_object(client, "geographicalContext", "client.")),
+            "geo": _geo(obj(client, "geographicalContext", "client.")),
             "asn": _asn(security),
-            "anonymizer": {"type": "proxy", "provider": _text(security.get("asOrg"))}
+            "anonymizer": {"type": "proxy", "provider": text(security.get("asOrg"))}
             if security.get("isProxy") is True else None,
-            "client": _client(_object(client, "userAgent", "client.")),
+            "client": _client(obj(client, "userAgent", "client.")),
             "mfa": _mfa(record) if event_type == MFA_EVENT else None,
-            "device_id": _text(_object(record, "device").get("id")),
+            "device_id": text(obj(record, "device").get("id")),
         }
         for key, value in optional.items():
-            if (value := _compact(value)) is not None:
+            if (value := compact(value)) is not None:
                 login[key] = value
         return [login]
 
@@ -190,7 +189,7 @@ def _outcome(result: Any) -> str:
         if result in SKIPPED_OUTCOMES:
             return f"outcome.result {result} is not a finished sign-in: {SKIPPED_OUTCOMES[result]}"
     raise AdapterError("adapter_error", "outcome.result",
-                       f"`outcome.result` is {_shown(result)}; expected one of "
+                       f"`outcome.result` is {shown(result)}; expected one of "
                        f"{', '.join([*OUTCOMES, *SKIPPED_OUTCOMES])}")
 
 
@@ -200,9 +199,9 @@ def _geo(place: dict[str, Any]) -> dict[str, Any] | None:
     code = country_code(country) if isinstance(country, str) else None
     if code is None:
         return None
-    geo: dict[str, Any] = {"country": code, "region": _text(place.get("state")), "city": _text(place.get("city"))}
+    geo: dict[str, Any] = {"country": code, "region": text(place.get("state")), "city": text(place.get("city"))}
     point = place.get("geolocation")
-    if geo["city"] and isinstance(point, dict) and _number(point.get("lat")) and _number(point.get("lon")):
+    if geo["city"] and isinstance(point, dict) and is_number(point.get("lat")) and is_number(point.get("lon")):
         geo["lat"], geo["lon"] = float(point["lat"]), float(point["lon"])
     return geo
 
@@ -211,58 +210,18 @@ def _asn(security: dict[str, Any]) -> dict[str, Any] | None:
     number = security.get("asNumber")
     if not isinstance(number, int) or isinstance(number, bool):
         return None
-    return {"number": number, "org": _text(security.get("asOrg"))}
+    return {"number": number, "org": text(security.get("asOrg"))}
 
 
 def _client(agent: dict[str, Any]) -> dict[str, Any]:
-    os = _text(agent.get("os"))
+    os = text(agent.get("os"))
     return {"os": None if os is None or os.casefold() == UNRECOGNISED else os,
-            "user_agent": _text(agent.get("rawUserAgent"), MAX_USER_AGENT)}
+            "user_agent": text(agent.get("rawUserAgent"), MAX_USER_AGENT)}
 
 
 def _mfa(record: dict[str, Any]) -> dict[str, Any]:
     """The factor verified: Okta's debug data names it; the documented credential type is the fallback."""
-    debug = _object(_object(record, "debugContext"), "debugData", "debugContext.")
-    method = (_text(debug.get("factor")) or _text(debug.get("factorType"))
-              or _text(_object(record, "authenticationContext").get("credentialType")))
+    debug = obj(obj(record, "debugContext"), "debugData", "debugContext.")
+    method = (text(debug.get("factor")) or text(debug.get("factorType"))
+              or text(obj(record, "authenticationContext").get("credentialType")))
     return {"method": method}
-
-
-def _object(parent: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
-    """`parent[key]` when it is an object, {} when absent or null; AdapterError when it is anything else."""
-    value = parent.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise AdapterError("adapter_error", prefix + key, f"`{prefix}{key}` is {_shown(value)}; expected an object")
-    return value
-
-
-def _required(parent: dict[str, Any], path: str, meaning: str) -> str:
-    """The text at `path` (its last part a key of `parent`); AdapterError naming what is lost without it."""
-    value = parent.get(path.rpartition(".")[2])
-    if not isinstance(value, str) or not value.strip():
-        raise AdapterError("adapter_error", path,
-                           f"`{path}` is {_shown(value)}: the sign-in does not say {meaning}")
-    return value.strip()
-
-
-def _text(value: Any, limit: int = MAX_TEXT) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip()[:limit]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _compact(value: Any) -> Any:
-    """A nested value without its unset fields; None when nothing is left."""
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if v is not None}
-    return value or None
-
-
-def _shown(value: Any) -> str:
-    return "missing" if value is None else repr(value)
