@@ -96,8 +96,9 @@ def anonymity(event: VpnLogin) -> tuple[str, str] | None:
     """(kind, provider) when the login comes through an anonymizer, else None.
 
     `kind` is vpn | proxy | tor | hosting | relay; `provider` a readable name ("" when
-    unknown). The event's own `anonymizer` wins; otherwise its ASN is looked up in the
-    lists above. Organisation networks are not considered here (callers exempt them).
+    unknown). The event's own `anonymizer` wins (its provider named from the ASN when the
+    flag names none); otherwise its ASN is looked up in the lists above. Organisation
+    networks are not considered here (callers exempt them).
 
     >>> from telltales.schemas.events import Asn
     >>> import datetime as dt
@@ -107,9 +108,14 @@ def anonymity(event: VpnLogin) -> tuple[str, str] | None:
     ('vpn', 'Astrill VPN')
     """
     flag = event.anonymizer
-    if flag is not None:
-        return flag.type, provider_name(flag.provider) if flag.provider else ""
     asn = event.asn
+    if flag is not None:
+        if flag.provider:
+            return flag.type, provider_name(flag.provider)
+        # A source that flags the address without naming who runs it (Entra's anonymous-IP
+        # risk, Okta's isProxy): a VPN provider the ASN lists recognise still names it.
+        named = _asn_anonymity(asn.number, asn.org) if asn is not None else None
+        return flag.type, named[1] if named is not None and named[0] == "vpn" else ""
     if asn is not None:
         return _asn_anonymity(asn.number, asn.org)
     return None

@@ -103,6 +103,18 @@ def test_anonymity_classification():
     assert anonymity(vpn("e1", 0)) is None
 
 
+def test_a_flag_that_names_no_provider_takes_the_vpn_provider_the_asn_names():
+    astrill_asn = {"number": 64500, "org": "Astrill Ltd"}
+    assert anonymity(via({"type": "vpn"}, asn=astrill_asn)) == ("vpn", "Astrill VPN")
+    assert anonymity(via({"type": "proxy"}, asn=astrill_asn)) == ("proxy", "Astrill VPN")
+    # A hosting network is no provider's name; the flag's own provider always wins.
+    assert anonymity(via({"type": "vpn"}, asn={"number": 14061, "org": "DigitalOcean, LLC"})) == ("vpn", "")
+    assert anonymity(via(NORD, asn=astrill_asn)) == ("vpn", "NordVPN")
+    _, [signal] = feed([via({"type": "vpn"}, asn=astrill_asn)])
+    _, [generic] = feed([via({"type": "vpn"})])
+    assert signal.score > generic.score and signal.data["astrill"]
+
+
 CHICAGOAN = home_employee("e1", CHICAGO)
 
 
