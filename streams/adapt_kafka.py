@@ -1,5 +1,4 @@
-"""`telltales adapt --kafka`: the adapter sidecar's Kafka side — events and rejects produced, vendor records and
-the directory consumed.
+"""`telltales adapt --kafka`: the sidecar's Kafka side (events and rejects out; vendor records and directory in).
 
 Vendor records come from files or stdin, or with `--input-topic` from a raw vendor topic
 in a consumer group. Each polled batch is translated, produced, flushed (every send
@@ -43,7 +42,7 @@ from .topics import topic_for, topic_value
 BOOTSTRAP_TIMEOUT_MS = 5000  # how long to wait for a broker to answer before saying none did
 MAX_BATCH = 500  # vendor records per poll: with the producer's buffer, what bounds the memory in flight
 POLL_MS = 500  # how long a poll waits for records: also how soon a stop request is seen when idle
-DIRECTORY_CATCH_UP_S = 30.0  # reading the directory topic to its end taking longer is an error
+DIRECTORY_STALL_S = 30.0  # reading the directory topic to its end, this long without a record is an error
 DIRECTORY_FOLLOW_S = 1.0  # between batches (or lines of a file), the directory is re-read at most this often
 
 
@@ -127,12 +126,13 @@ class DirectoryFollower:
     def catch_up(self) -> None:
         """Apply every record written to the topic before this call."""
         end = self._consumer.end_offsets(self._partitions)
-        deadline = time.monotonic() + DIRECTORY_CATCH_UP_S
+        deadline = time.monotonic() + DIRECTORY_STALL_S
         while any(self._consumer.position(tp) < end[tp] for tp in self._partitions):
             if time.monotonic() > deadline:
-                raise KafkaUnavailable(f"the directory topic {self.topic} could not be read to its end in "
-                                       f"{DIRECTORY_CATCH_UP_S:.0f} s")
+                raise KafkaUnavailable(f"the directory topic {self.topic} stopped answering before its end "
+                                       f"({DIRECTORY_STALL_S:.0f} s without a record)")
             for records in self._consumer.poll(timeout_ms=200).values():
+                deadline = time.monotonic() + DIRECTORY_STALL_S
                 for record in records:
                     self._apply(record)
         self._read_at = time.monotonic()
@@ -230,8 +230,10 @@ def _consume(args: argparse.Namespace, config: Config, run: Run, sink: Sink,
         with StopSignals() as stop:
             while not stop.requested:
                 batch = consumer.poll(timeout_ms=POLL_MS)
-                if follower is not None:
-                    (follower.catch_up if batch else follower.follow)()
+                if follower is not None and batch:
+                    follower.catch_up()
+                elif follower is not None:
+                    follower.follow()
                 offsets = {}
                 for tp, records in batch.items():
                     for record in records:

@@ -95,7 +95,8 @@ def test_adapt_says_which_options_do_not_go_together(argv, problem, tmp_path, ca
 
 def test_adapt_needs_a_directory(capsys):
     assert cli.main(["adapt", "--from", "okta", "-"]) == 2
-    assert capsys.readouterr().err == "telltales adapt: name the directory: --directory FILE or --kafka --directory-topic\n"
+    assert capsys.readouterr().err == (
+        "telltales adapt: name the directory: --directory FILE or --kafka --directory-topic\n")
 
 
 # --- the service on the real broker -------------------------------------------------------
