@@ -221,12 +221,15 @@ def _consume(args: argparse.Namespace, config: Config, run: Run, sink: Sink,
 
     group = args.group or f"telltales-adapt-{run.translator.adapter.name}"
     try:
-        consumer = KafkaConsumer(args.input_topic, **kafka_python_kwargs(config.kafka), group_id=group,
-                                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=MAX_BATCH,
-                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+        consumer = KafkaConsumer(**kafka_python_kwargs(config.kafka), group_id=group, enable_auto_commit=False,
+                                 auto_offset_reset="earliest", max_poll_records=MAX_BATCH,
+                                 allow_auto_create_topics=False, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
     except (KafkaTimeoutError, KafkaConnectionError):
         raise unavailable(config.kafka) from None
     try:
+        if not consumer.partitions_for_topic(args.input_topic):  # else it would wait for the topic, silently
+            raise KafkaUnavailable(f"the input topic {args.input_topic} does not exist")
+        consumer.subscribe([args.input_topic])
         with StopSignals() as stop:
             while not stop.requested:
                 batch = consumer.poll(timeout_ms=POLL_MS)

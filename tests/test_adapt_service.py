@@ -420,3 +420,15 @@ def test_an_empty_directory_topic_stops_the_adapter_before_it_reads_a_record(bro
                      "-"]) == 2
     assert capsys.readouterr().err == (f"telltales adapt: no employee records in the directory topic "
                                        f"{broker.config.topics.employees}: every user would be unknown\n")
+
+
+@pytest.mark.kafka
+def test_a_missing_input_topic_is_a_one_line_error(broker, tmp_path, capsys):
+    assert cli.main(["adapt", "--from", "okta", "--config", broker.config_file, "--kafka", "--directory",
+                     directory_file(tmp_path), "--input-topic", f"{broker.raw}.missing"]) == 2
+    assert capsys.readouterr().err == f"telltales adapt: the input topic {broker.raw}.missing does not exist\n"
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        assert f"{broker.raw}.missing" not in admin.list_topics()  # asking did not create it
+    finally:
+        admin.close()
