@@ -43,8 +43,8 @@ from telltales.schemas.decoder import Decoder
 from telltales.schemas.events import Employee, Event
 from telltales.schemas.rejections import Rejection
 
-from .kafka_client import KafkaUnavailable
 from .adapt_metrics import AdapterMetrics
+from .kafka_client import KafkaUnavailable
 from .replay import _rfc3339, output_files, read_lines
 
 MAX_SKIP_REASONS_SHOWN = 8

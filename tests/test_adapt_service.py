@@ -24,7 +24,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
-from telltales.schemas.adapters import AdapterError, Identities
+from telltales.schemas import adapters
+from telltales.schemas.adapters import AdapterError, Identities, Translator
 from telltales.schemas.dlq import DlqEnvelope
 from telltales.schemas.rejections import Rejection
 from telltales.streams import adapt_metrics, cli
@@ -34,6 +35,7 @@ from telltales.streams.topics import create_topics, topic_value
 
 from builders import employee
 from test_adapter_okta import sign_in
+from test_adapter_osquery import directory as osquery_directory, snapshot as osquery_snapshot, usb
 from test_adapters import kafka_config
 
 TELLTALES = [sys.executable, "-c", "import sys; from telltales.streams.cli import main; sys.exit(main())"]
@@ -56,6 +58,19 @@ def test_a_removed_employee_names_nobody_and_an_alias_they_shared_is_no_longer_a
             ids.resolve(name, "user")
         assert caught.value.rejection == Rejection(
             "unknown_identity", "user", f"`user` is {name!r}: no employee record lists it as its id or an alias")
+
+
+@pytest.mark.parametrize("name, record, expected_id", [
+    ("okta", sign_in(uuid="u1"), "okta:u1"),
+    ("osquery", osquery_snapshot("usb_devices", [usb()]), None),  # the decoder's hash of the event
+])
+def test_a_record_read_twice_gives_the_same_event_id_so_the_worker_drops_the_duplicate(name, record, expected_id):
+    data = json.dumps(record).encode()
+    # osquery's test directory names both Ana's laptop and her Okta login; a new Translator each time.
+    first, again = ([e.event_id for e in Translator(adapters.load(name), osquery_directory()).translate(data)]
+                    for _ in range(2))
+    assert first == again
+    assert (first[0] == expected_id) if expected_id else (len(first[0]) == 32)
 
 
 def test_skip_reasons_beyond_the_cap_are_counted_together():
