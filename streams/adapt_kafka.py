@@ -20,6 +20,7 @@ records would need, where a retry would only hide a directory feed that lags the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
@@ -184,36 +185,38 @@ class StopSignals:
 def to_kafka(args: argparse.Namespace, config: Config, translator: Translator,
              metrics: AdapterMetrics | None) -> Tally:
     """Vendor records from the files or the input topic of `args` to the topics of `config`."""
-    follower = sink = None
-    try:
-        if args.directory_topic:
-            follower = DirectoryFollower(config, translator.identities, metrics)
-            follower.catch_up()
-            if not len(translator.identities):
-                raise KafkaUnavailable(f"no employee records in the directory topic {follower.topic}"
-                                       f"{' or ' + ', '.join(args.directory) if args.directory else ''}: "
-                                       "every user would be unknown")
-        elif metrics is not None:
-            metrics.directory(len(translator.identities))
-        sink = Sink(config)
-        # A live service's envelopes say when the record was refused, as the worker's do.
-        run = Run(translator, sink.event, sink.reject, clock=time.time if args.input_topic else None,
-                  metrics=metrics, max_original_bytes=config.dlq.max_original_bytes)
-        if args.input_topic:
-            _consume(args, config, run, sink, follower)
-        else:
-            run.lines(args.files, None if follower is None else follower.follow)
-            sink.flush()
-        return run.tally
-    finally:
-        if sink is not None:
-            sink.close()
-        if follower is not None:
-            follower.close()
+    # As a service, a stop request from the start on ends the run cleanly (after start-up, if it came during it).
+    with StopSignals() if args.input_topic else contextlib.nullcontext() as stop:
+        follower = sink = None
+        try:
+            if args.directory_topic:
+                follower = DirectoryFollower(config, translator.identities, metrics)
+                follower.catch_up()
+                if not len(translator.identities):
+                    raise KafkaUnavailable(f"no employee records in the directory topic {follower.topic}"
+                                           f"{' or ' + ', '.join(args.directory) if args.directory else ''}: "
+                                           "every user would be unknown")
+            elif metrics is not None:
+                metrics.directory(len(translator.identities))
+            sink = Sink(config)
+            # A live service's envelopes say when the record was refused, as the worker's do.
+            run = Run(translator, sink.event, sink.reject, clock=time.time if args.input_topic else None,
+                      metrics=metrics, max_original_bytes=config.dlq.max_original_bytes)
+            if args.input_topic:
+                _consume(args, config, run, sink, follower, stop)
+            else:
+                run.lines(args.files, None if follower is None else follower.follow)
+                sink.flush()
+            return run.tally
+        finally:
+            if sink is not None:
+                sink.close()
+            if follower is not None:
+                follower.close()
 
 
 def _consume(args: argparse.Namespace, config: Config, run: Run, sink: Sink,
-             follower: DirectoryFollower | None) -> None:
+             follower: DirectoryFollower | None, stop: StopSignals) -> None:
     """Batches of the input topic until SIGTERM or SIGINT; each one's offsets committed once its output is acked."""
     from kafka import KafkaConsumer
     from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaTimeoutError
@@ -230,27 +233,26 @@ def _consume(args: argparse.Namespace, config: Config, run: Run, sink: Sink,
         if not consumer.partitions_for_topic(args.input_topic):  # else it would wait for the topic, silently
             raise KafkaUnavailable(f"the input topic {args.input_topic} does not exist")
         consumer.subscribe([args.input_topic])
-        with StopSignals() as stop:
-            while not stop.requested:
-                batch = consumer.poll(timeout_ms=POLL_MS)
-                if follower is not None and batch:
-                    follower.catch_up()
-                elif follower is not None:
-                    follower.follow()
-                offsets = {}
-                for tp, records in batch.items():
-                    for record in records:
-                        source = dlq.KafkaSource(topic=tp.topic, partition=tp.partition, offset=record.offset,
-                                                 key=dlq.decode_key(record.key))
-                        run.record(record.value if record.value is not None else b"", source, record.key)
-                    offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-                if not offsets:
-                    continue
-                sink.flush()
-                try:
-                    consumer.commit(offsets)
-                except CommitFailedError as exc:  # the group rebalanced: the new owner reads these again
-                    print(f"telltales adapt: offsets not committed, the records will be read again: {exc}",
-                          file=sys.stderr)
+        while not stop.requested:
+            batch = consumer.poll(timeout_ms=POLL_MS)
+            if follower is not None and batch:
+                follower.catch_up()
+            elif follower is not None:
+                follower.follow()
+            offsets = {}
+            for tp, records in batch.items():
+                for record in records:
+                    source = dlq.KafkaSource(topic=tp.topic, partition=tp.partition, offset=record.offset,
+                                             key=dlq.decode_key(record.key))
+                    run.record(record.value if record.value is not None else b"", source, record.key)
+                offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+            if not offsets:
+                continue
+            sink.flush()
+            try:
+                consumer.commit(offsets)
+            except CommitFailedError as exc:  # the group rebalanced: the new owner reads these again
+                print(f"telltales adapt: offsets not committed, the records will be read again: {exc}",
+                      file=sys.stderr)
     finally:
         consumer.close(autocommit=False)
