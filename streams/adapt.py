@@ -17,6 +17,12 @@ value = the event without `event_type`, as SPEC section 3 says) and the rejects 
 DLQ topic, on the broker and with the security and topic names of `--config`: an adapter
 sidecar in front of the worker, e.g. `tail -F okta.jsonl | telltales adapt --from okta
 --directory employees.jsonl --config telltales.toml --kafka -`.
+
+As a service: `telltales adapt --from okta --config telltales.toml --kafka --input-topic
+okta.raw --directory-topic --metrics-port 9465` consumes the vendor records from a topic
+in a consumer group, takes the directory from the employees topic and follows it, serves
+Prometheus metrics, and runs until SIGTERM or SIGINT (streams/adapt_kafka.py says how
+offsets are committed and what a record of a user not yet in the directory becomes).
 """
 
 from __future__ import annotations
@@ -37,12 +43,13 @@ from telltales.schemas.decoder import Decoder
 from telltales.schemas.events import Employee, Event
 from telltales.schemas.rejections import Rejection
 
-from .kafka_client import KafkaUnavailable, kafka_python_kwargs, unavailable
+from .adapt_metrics import AdapterMetrics
+from .kafka_client import KafkaUnavailable
 from .replay import _rfc3339, output_files, read_lines
-from .topics import topic_for, topic_value
 
 MAX_SKIP_REASONS_SHOWN = 8
-BOOTSTRAP_TIMEOUT_MS = 5000  # --kafka: how long to wait for a broker to answer before saying none did
+MAX_SKIP_REASONS = 256  # distinct skip reasons a long-running sidecar keeps apart; the rest are counted together
+OTHER_REASONS = "other reasons"
 
 
 class DirectoryError(Exception):
@@ -53,8 +60,15 @@ class DirectoryError(Exception):
 class Tally:
     records: int = 0
     events: int = 0
+    newest: float = 0.0  # event time of the newest event written (epoch s)
     skipped: Counter = field(default_factory=Counter)   # reason → records
     rejected: Counter = field(default_factory=Counter)  # rejection code → records
+
+    def skip(self, reason: str) -> None:
+        """Count a skip; reasons may name vendor values (an Okta eventType), so their number is capped."""
+        if reason not in self.skipped and len(self.skipped) >= MAX_SKIP_REASONS:
+            reason = OTHER_REASONS
+        self.skipped[reason] += 1
 
     def summary(self, name: str) -> str:
         parts = [f"adapt ({name}): {self.records} records; {self.events} events written; "
@@ -67,6 +81,56 @@ class Tally:
         if self.rejected:
             parts.append("  rejected: " + ", ".join(f"{code} {n}" for code, n in sorted(self.rejected.items())))
         return "\n".join(parts)
+
+
+Reject = Callable[[bytes | None, dlq.DlqEnvelope], None]  # (the original record's key, its envelope)
+
+
+class Run:
+    """Vendor records in one at a time: events handed to `emit`, rejects as DLQ envelopes to `reject`, all counted.
+
+    A DLQ envelope's time is `clock()` (epoch s); by default the newest event time written
+    so far, so the same input gives the same bytes. `metrics`, when served, see every record.
+    """
+
+    def __init__(self, translator: Translator, emit: Callable[[Event], None], reject: Reject | None, *,
+                 clock: Callable[[], float] | None = None, metrics: AdapterMetrics | None = None,
+                 max_original_bytes: int = dlq.DEFAULT_MAX_ORIGINAL_BYTES) -> None:
+        self.translator, self.emit, self.reject, self.metrics = translator, emit, reject, metrics
+        self.tally = Tally()
+        self.clock = clock or (lambda: self.tally.newest)
+        self.max_original_bytes = max_original_bytes
+
+    def record(self, data: bytes, source: dlq.KafkaSource | dlq.FileSource, key: bytes | None = None) -> None:
+        tally = self.tally
+        tally.records += 1
+        result = self.translator.translate(data)
+        if isinstance(result, str):
+            tally.skip(result)
+            outcome, code = "skipped", None
+        elif isinstance(result, Rejection):
+            tally.rejected[result.code] += 1
+            outcome, code = "rejected", result.code
+            if self.reject is not None:
+                self.reject(key, dlq.envelope(data, result, source, time=_rfc3339(self.clock()), stage="adapter",
+                                              adapter=self.translator.adapter.name,
+                                              max_original_bytes=self.max_original_bytes))
+        else:
+            for event in result:
+                self.emit(event)
+                tally.newest = max(tally.newest, event.epoch_s)
+            tally.events += len(result)
+            outcome, code = "event", None
+        if self.metrics is not None:
+            self.metrics.record(outcome, code=code, newest_event_s=tally.newest or None)
+
+    def lines(self, paths: Iterable[str], before: Callable[[], None] | None = None) -> Tally:
+        """Every line of `paths` (`before` runs ahead of each, e.g. to follow the directory topic)."""
+        for name, number, line in read_lines(paths):
+            if before is not None:
+                before()
+            self.record(line, dlq.FileSource(file=name, line=number))
+        return self.tally
 
 
 def load_identities(paths: Iterable[str]) -> Identities:
@@ -82,39 +146,15 @@ def load_identities(paths: Iterable[str]) -> Identities:
     return identities
 
 
-def adapt(paths: list[str], translator: Translator, emit: Callable[[Event], None],
-          reject: Callable[[dlq.DlqEnvelope], None] | None,
-          *, max_original_bytes: int = dlq.DEFAULT_MAX_ORIGINAL_BYTES) -> Tally:
-    """Translate every line of `paths`; hand events to `emit`, rejects to `reject`; return the tally."""
-    tally = Tally()
-    clock = 0.0  # newest event time written (epoch s): the DLQ envelopes' time, deterministic
-    for name, number, line in read_lines(paths):
-        tally.records += 1
-        result = translator.translate(line)
-        if isinstance(result, str):
-            tally.skipped[result] += 1
-        elif isinstance(result, Rejection):
-            tally.rejected[result.code] += 1
-            if reject is not None:
-                reject(dlq.envelope(line, result, dlq.FileSource(file=name, line=number),
-                                    time=_rfc3339(clock), stage="adapter", adapter=translator.adapter.name,
-                                    max_original_bytes=max_original_bytes))
-        else:
-            for event in result:
-                emit(event)
-                clock = max(clock, event.epoch_s)
-            tally.events += len(result)
-    return tally
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "adapt", help="turn a vendor's log export (Okta, osquery ...) into canonical event JSONL",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", metavar="FILE", help="vendor records, one JSON object per line (- = stdin)")
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="vendor records, one JSON object per line (- = stdin); none with --input-topic")
     parser.add_argument("--from", dest="adapter", required=True, choices=adapters.ADAPTERS,
                         help="the vendor log the records come from")
-    parser.add_argument("--directory", action="append", required=True, metavar="FILE",
+    parser.add_argument("--directory", action="append", default=[], metavar="FILE",
                         help="employee records (JSONL) whose ids and aliases name the vendor's users; repeatable")
     parser.add_argument("--out", default="-", help="canonical events output file (default: stdout)")
     parser.add_argument("--dlq", help="write records that could not be mapped as DLQ envelopes (JSONL) to this file")
@@ -123,14 +163,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "instead of --out and --dlq")
     parser.add_argument("--config", help="organisation config TOML: the broker, its security and the topic names "
                                          "for --kafka (default: built-in defaults)")
+    parser.add_argument("--input-topic", metavar="TOPIC",
+                        help="with --kafka: consume the vendor records from this topic (one per message) until "
+                             "SIGTERM or SIGINT, committing offsets once their output is acknowledged")
+    parser.add_argument("--group", help="consumer group for --input-topic (default: telltales-adapt-<adapter>)")
+    parser.add_argument("--directory-topic", action="store_true",
+                        help="with --kafka: read the directory from the employees topic of --config (to its end "
+                             "before translating, then followed), besides any --directory files")
+    parser.add_argument("--metrics-port", type=int, metavar="N",
+                        help="serve Prometheus metrics on this port at /metrics while running")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any record was rejected")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with this combination of options, if anything."""
     if args.kafka and (args.out != "-" or args.dlq):
-        print("telltales adapt: --kafka writes to topics; leave out --out and --dlq", file=sys.stderr)
+        return "--kafka writes to topics; leave out --out and --dlq"
+    if (args.input_topic or args.directory_topic) and not args.kafka:
+        return "--input-topic and --directory-topic read from Kafka: add --kafka"
+    if args.input_topic and args.files:
+        return "--input-topic reads the vendor records from the topic; leave out FILE"
+    if not args.input_topic and not args.files:
+        return "name the vendor records: FILE (- = stdin) or --kafka --input-topic TOPIC"
+    if args.group and not args.input_topic:
+        return "--group is the consumer group of --input-topic"
+    if not args.directory and not args.directory_topic:
+        return "name the directory: --directory FILE or --kafka --directory-topic"
+    return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    problem = _usage_error(args)
+    if problem:
+        print(f"telltales adapt: {problem}", file=sys.stderr)
         return 2
     try:
         config = load(args.config)
@@ -146,57 +213,39 @@ def _run(args: argparse.Namespace) -> int:
     except (DirectoryError, OSError) as exc:
         print(f"telltales adapt: directory {exc}", file=sys.stderr)
         return 2
-    if not len(identities):
+    if not args.directory_topic and not len(identities):
         print(f"telltales adapt: no employee records in {', '.join(args.directory)}: every user would be unknown",
               file=sys.stderr)
         return 2
     translator = Translator(adapters.load(args.adapter), identities, max_event_bytes=config.decode.max_event_bytes)
+    metrics = AdapterMetrics(args.adapter) if args.metrics_port is not None else None
+    server = None
     try:
-        tally = (_to_kafka if args.kafka else _to_files)(args, config, translator)
+        if metrics is not None:
+            server = metrics.serve(args.metrics_port)
+        if args.kafka:
+            from .adapt_kafka import to_kafka
+
+            tally = to_kafka(args, config, translator, metrics)
+        else:
+            tally = _to_files(args, config, translator, metrics)
     except (OSError, KafkaUnavailable) as exc:
         print(f"telltales adapt: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     if not args.quiet:
         print(tally.summary(args.adapter), file=sys.stderr)
     return 1 if args.strict and tally.rejected else 0
 
 
-def _to_files(args: argparse.Namespace, config: Config, translator: Translator) -> Tally:
+def _to_files(args: argparse.Namespace, config: Config, translator: Translator,
+              metrics: AdapterMetrics | None) -> Tally:
     encode = msgspec.json.Encoder().encode
     with output_files(args.out, args.dlq) as (out, dlq_out):
-        return adapt(args.files, translator, lambda event: out.write(encode(event) + b"\n"),
-                     None if dlq_out is None else lambda envelope: dlq_out.write(dlq.encode(envelope) + b"\n"),
-                     max_original_bytes=config.dlq.max_original_bytes)
-
-
-def _to_kafka(args: argparse.Namespace, config: Config, translator: Translator) -> Tally:
-    """Produce to the topics of `config`; every send is acknowledged by all replicas before this returns."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-
-    try:
-        producer = KafkaProducer(**kafka_python_kwargs(config.kafka), acks="all", linger_ms=5,
-                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
-    except (KafkaTimeoutError, KafkaConnectionError):
-        raise unavailable(config.kafka) from None
-    topics = config.topics
-    failed: list[Exception] = []  # sends the broker refused (kept only to count them and show the first)
-
-    def send(topic: str, key: bytes | None, value: bytes) -> None:
-        producer.send(topic, key=key, value=value).add_errback(failed.append)
-
-    try:
-        tally = adapt(args.files, translator,
-                      lambda event: send(topic_for(topics, event), event.employee_id.encode("utf-8"), topic_value(event)),
-                      lambda envelope: send(topics.dlq, None, dlq.encode(envelope)),
-                      max_original_bytes=config.dlq.max_original_bytes)
-        producer.flush()
-    except KafkaError as exc:
-        raise KafkaUnavailable(f"Kafka at {config.kafka.bootstrap_servers}: {exc}") from None
-    finally:
-        producer.close()
-    if failed:
-        sent = tally.events + sum(tally.rejected.values())
-        raise KafkaUnavailable(f"Kafka at {config.kafka.bootstrap_servers} refused {len(failed)} of {sent} "
-                               f"records; the first: {failed[0]}")
-    return tally
+        run = Run(translator, lambda event: out.write(encode(event) + b"\n"),
+                  None if dlq_out is None else lambda _key, envelope: dlq_out.write(dlq.encode(envelope) + b"\n"),
+                  metrics=metrics, max_original_bytes=config.dlq.max_original_bytes)
+        return run.lines(args.files)

@@ -50,15 +50,19 @@ class Identities:
     def add(self, employee: Employee) -> None:
         """Learn (or re-learn: an update replaces the employee's earlier aliases) one directory record."""
         eid = employee.employee_id
-        for name in self._names.get(eid, ()):
-            owners = self._owners[name]
-            owners.discard(eid)
-            if not owners:
-                del self._owners[name]
+        self.remove(eid)
         names = tuple(dict.fromkeys(n.casefold() for n in (eid, *(employee.aliases or ())) if n.strip()))
         self._names[eid] = names
         for name in names:
             self._owners.setdefault(name, set()).add(eid)
+
+    def remove(self, employee_id: str) -> None:
+        """Forget an employee (a directory tombstone): their id and aliases name nobody any more."""
+        for name in self._names.pop(employee_id, ()):
+            owners = self._owners[name]
+            owners.discard(employee_id)
+            if not owners:
+                del self._owners[name]
 
     def __len__(self) -> int:
         return len(self._names)
