@@ -113,7 +113,7 @@ from typing import Any, Final
 import pycountry
 
 from .base import AdapterError, Identities, shown
-from .fields import MAX_USER_AGENT, compact, is_number, obj, required, text
+from .fields import MAX_USER_AGENT, compact, geo_of, obj, required, text
 
 # Azure Monitor diagnostic category → Entra's sign-in event type (`signInEventTypes`).
 CATEGORY_KINDS: Final = {
@@ -247,13 +247,10 @@ def _geo(place: dict[str, Any]) -> dict[str, Any] | None:
     """`geo` from a signInLocation, or None when its country is not an ISO code (GeoIP then fills it)."""
     country = place.get("countryOrRegion")
     code = country.strip().upper() if isinstance(country, str) else None
-    if code not in COUNTRIES:
-        return None
-    geo: dict[str, Any] = {"country": code, "region": text(place.get("state")), "city": text(place.get("city"))}
     point = place.get("geoCoordinates")
-    if geo["city"] and isinstance(point, dict) and is_number(point.get("latitude")) and is_number(point.get("longitude")):
-        geo["lat"], geo["lon"] = float(point["latitude"]), float(point["longitude"])
-    return geo
+    point = point if isinstance(point, dict) else {}
+    return geo_of(code if code in COUNTRIES else None, place.get("state"), place.get("city"),
+                  point.get("latitude"), point.get("longitude"))
 
 
 def _factor(sign_in: dict[str, Any], prefix: str) -> str | None:

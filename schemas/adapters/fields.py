@@ -51,3 +51,17 @@ def compact(value: Any) -> Any:
     if isinstance(value, dict):
         value = {k: v for k, v in value.items() if v is not None}
     return value or None
+
+
+def geo_of(country: str | None, region: Any, city: Any, lat: Any, lon: Any) -> dict[str, Any] | None:
+    """The contract's `geo` for an ISO country code, or None without one (the core's GeoIP then fills it).
+
+    Coordinates are kept only with a city: a sign-in located to a country alone comes with
+    the country's centre point, which no distance should be measured from.
+    """
+    if country is None:
+        return None
+    geo: dict[str, Any] = {"country": country, "region": text(region), "city": text(city)}
+    if geo["city"] and is_number(lat) and is_number(lon):
+        geo["lat"], geo["lon"] = float(lat), float(lon)
+    return geo

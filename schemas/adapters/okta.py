@@ -85,7 +85,7 @@ from typing import Any, Final
 import pycountry
 
 from .base import AdapterError, Identities, shown
-from .fields import MAX_USER_AGENT, compact, is_number, obj, required, text
+from .fields import MAX_USER_AGENT, compact, geo_of, obj, required, text
 
 SIGN_INS: Final = frozenset({"user.session.start", "user.authentication.sso", "user.authentication.auth_via_mfa"})
 MFA_EVENT: Final = "user.authentication.auth_via_mfa"
@@ -196,14 +196,10 @@ def _outcome(result: Any) -> str:
 def _geo(place: dict[str, Any]) -> dict[str, Any] | None:
     """`geo` from a GeographicalContext, or None when its country cannot be named (GeoIP then fills it)."""
     country = place.get("country")
-    code = country_code(country) if isinstance(country, str) else None
-    if code is None:
-        return None
-    geo: dict[str, Any] = {"country": code, "region": text(place.get("state")), "city": text(place.get("city"))}
     point = place.get("geolocation")
-    if geo["city"] and isinstance(point, dict) and is_number(point.get("lat")) and is_number(point.get("lon")):
-        geo["lat"], geo["lon"] = float(point["lat"]), float(point["lon"])
-    return geo
+    point = point if isinstance(point, dict) else {}
+    return geo_of(country_code(country) if isinstance(country, str) else None, place.get("state"),
+                  place.get("city"), point.get("lat"), point.get("lon"))
 
 
 def _asn(security: dict[str, Any]) -> dict[str, Any] | None:
