@@ -4,8 +4,9 @@ Vendor records come from files or stdin, or with `--input-topic` from a raw vend
 in a consumer group. Each polled batch is translated, produced, flushed (every send
 acknowledged by all in-sync replicas) and only then its offsets committed: at-least-once.
 A record read twice (a crash or SIGKILL between the flush and the commit, a rebalance)
-gives the same event again — Okta's `event_id` is "okta:<uuid>" and an osquery event's
-is the decoder's hash of the event — so the worker's idempotence drops the duplicate.
+gives the same event again — Entra's `event_id` is "entra:<id>:<errorCode>", Okta's
+"okta:<uuid>" and an osquery event's the decoder's hash of the event — so the worker's
+idempotence drops the duplicate.
 (Only when the record's user was re-aliased to someone else in between does it differ.)
 
 With `--directory-topic` the directory is read from `directory.employees` to its end
@@ -36,8 +37,8 @@ from telltales.schemas.events import Event
 from telltales.schemas.rejections import Rejection
 
 from .adapt import Run, Tally
-from .kafka_client import KafkaUnavailable, kafka_python_kwargs, unavailable
 from .adapt_metrics import AdapterMetrics
+from .kafka_client import KafkaUnavailable, kafka_python_kwargs, unavailable
 from .topics import topic_for, topic_value
 
 BOOTSTRAP_TIMEOUT_MS = 5000  # how long to wait for a broker to answer before saying none did
