@@ -1,4 +1,5 @@
-"""Generates the Grafana dashboards in this folder from the metric names of `telltales.streams.metrics`.
+"""Generates the Grafana dashboards in this folder from the metric names of `telltales.streams.metrics` (the
+worker) and `telltales.streams.adapt_metrics` (the adapter sidecar).
 
     python dashboards/generate.py           # exit 1 and name the files that differ from the generated JSON
     python dashboards/generate.py --write   # rewrite them
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from telltales.streams import adapt_metrics as am
 from telltales.streams import metrics as m
 
 HERE: Final = Path(__file__).resolve().parent
@@ -197,10 +199,12 @@ def soc_trends() -> dict[str, Any]:
 
 def pipeline_health() -> dict[str, Any]:
     latency = f"{m.EVENT_TO_FINDING_LATENCY}_bucket"
-    worker = f"on (job, instance) group_left () {m.BUILD_INFO}"  # restrict process_* to telltales workers
+    # Adapter sidecars export build_info too: a worker is a telltales process that has no adapter directory.
+    workers = f"({m.BUILD_INFO} unless on (job, instance) {am.DIRECTORY})"
+    worker = f"on (job, instance) group_left () {workers}"  # restrict process_* to telltales workers
     panels = [
-        stat("Workers reporting", "Workers whose metrics Prometheus scrapes.",
-             target(f"count({m.BUILD_INFO})", "workers"), thresholds=(("red", None), ("green", 1))),
+        stat("Workers reporting", "Workers whose metrics Prometheus scrapes (adapter sidecars not counted).",
+             target(f"count{workers}", "workers"), thresholds=(("red", None), ("green", 1))),
         stat("Events consumed/s", "All topics, all outcomes.",
              target(f"sum(rate({m.EVENTS_CONSUMED}[{RATE}]))", "events/s"), unit="ops"),
         stat("Total consumer lag", "Messages not yet processed, all topics.",
@@ -277,10 +281,57 @@ def detector_drilldown() -> dict[str, Any]:
                      variables=[query_variable("detector", "Detector", f"label_values({m.SIGNALS}, detector)")])
 
 
+def adapter_sidecar() -> dict[str, Any]:
+    """The sidecar's own board: most deployments run none, and the pipeline-health board stays about workers."""
+    selected = '{adapter=~"$adapter"}'
+    records = f"{am.RECORDS}{selected}"
+    rejected = f'{am.RECORDS}{{adapter=~"$adapter", outcome="rejected"}}'
+    mapped = f'{am.RECORDS}{{adapter=~"$adapter", outcome=~"event|rejected"}}'
+    sidecar = f"and on (job, instance) {am.DIRECTORY}{selected}"  # restrict process_* to the chosen sidecars
+    panels = [
+        stat("Sidecars reporting", "Adapter sidecars whose metrics Prometheus scrapes.",
+             target(f"count({am.DIRECTORY}{selected})", "sidecars"), thresholds=(("red", None), ("green", 1))),
+        stat("Records/s", "Vendor records read per second, every outcome.",
+             target(f"sum(rate({records}[{RATE}]))", "records/s"), unit="ops"),
+        stat("Rejected share", "Rejected records among those that carry something telltales reads (skipped "
+             "records left out); the alert is at 5% over 30 minutes.",
+             target(f"sum(rate({rejected}[{RATE}])) / sum(rate({mapped}[{RATE}]))", "rejected"),
+             unit="percentunit", thresholds=(("green", None), ("orange", 0.05))),
+        stat("Smallest directory", "Fewest employees any chosen sidecar resolves names with; 0 makes every "
+             "record an unknown user.",
+             target(f"min({am.DIRECTORY}{selected})", "employees"), thresholds=(("red", None), ("green", 1))),
+        row("Records"),
+        timeseries("Records by outcome", "Vendor records per second, by adapter and outcome: mapped to events, "
+                   "skipped (nothing telltales reads), rejected (to the DLQ).",
+                   target(f"sum by (adapter, outcome) (rate({records}[{RATE}]))", "{{adapter}} {{outcome}}"),
+                   unit="ops", stacked=True),
+        timeseries("Rejects by code", "Records sent to the DLQ per second, by adapter and rejection code "
+                   "(unknown_identity: a user the directory does not name; codes with none left out).",
+                   target(f"sum by (adapter, code) (rate({am.REJECTS}{selected}[{RATE}])) > 0",
+                          "{{adapter}} {{code}}"), unit="ops", stacked=True),
+        row("Sources, directory and resources"),
+        timeseries("Event-time lag per adapter", "Now minus the event time of the newest event each adapter "
+                   "wrote (sidecars that wrote none yet left out). A rising line is a silent vendor log.",
+                   target(f"time() - max by (adapter) ({am.NEWEST_EVENT}{selected} > 0)", "{{adapter}}"), unit="s"),
+        timeseries("Directory size", "Employees in each adapter's directory, followed from directory.employees.",
+                   target(f"max by (adapter) ({am.DIRECTORY}{selected})", "{{adapter}}")),
+        timeseries("Sidecar memory (RSS)", "Resident memory per sidecar.",
+                   target(f"{m.PROCESS_RESIDENT_MEMORY} {sidecar}", "{{instance}}"), unit="bytes"),
+        timeseries("Sidecar CPU", "CPU cores used per sidecar.",
+                   target(f"rate({m.PROCESS_CPU}[{RATE}]) {sidecar}", "{{instance}}"), unit="short"),
+    ]
+    return dashboard("telltales-adapter-sidecar", "telltales / Adapter sidecar",
+                     "What the adapter sidecars (telltales adapt) make of the vendor records: outcomes, rejects by "
+                     "code, event-time lag and directory size, per adapter.",
+                     panels, time_from="now-6h",
+                     variables=[query_variable("adapter", "Adapter", f"label_values({am.RECORDS}, adapter)")])
+
+
 DASHBOARDS: Final = {
     "telltales-soc-trends.json": soc_trends,
     "telltales-pipeline-health.json": pipeline_health,
     "telltales-detector-drilldown.json": detector_drilldown,
+    "telltales-adapter-sidecar.json": adapter_sidecar,
 }
 
 

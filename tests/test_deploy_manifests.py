@@ -45,6 +45,11 @@ def base_manifests() -> list[Path]:
     return sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
 
 
+def adapter_manifests() -> list[Path]:
+    """The adapter sidecar examples: optional (not every deployment has one) but core kinds only."""
+    return sorted(K8S.glob("optional/adapter-*.yaml"))
+
+
 def deployment() -> dict:
     return k8s_resources()[("Deployment", "telltales")]
 
@@ -84,7 +89,7 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-@pytest.mark.parametrize("path", base_manifests(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", base_manifests() + adapter_manifests(), ids=lambda p: p.name)
 def test_manifest_is_valid_against_the_kubernetes_schemas(path, no_network):
     import kubernetes_validate
 
@@ -135,9 +140,10 @@ def test_deployment_wires_ports_probes_config_and_secrets_to_the_config():
     assert "value" not in env[config.kafka.sasl_password_env]  # never a literal secret
 
 
-def test_deployment_is_hardened_and_bounded():
-    spec = deployment()["spec"]["template"]["spec"]
-    container = worker_container()
+@pytest.mark.parametrize("name", ["telltales", "telltales-adapter-okta"])
+def test_deployment_is_hardened_and_bounded(name):
+    spec = k8s_resources()[("Deployment", name)]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["runAsUser"] == int(instruction("USER")[-1].split(":")[0])
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -181,6 +187,95 @@ def test_keda_example_scales_the_deployment_on_the_consumer_groups_lag():
         assert int(meta["lagThreshold"]) > 0
         auth = resources[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
         assert {ref["name"] for ref in auth["spec"]["secretTargetRef"]} == {"telltales-kafka"}
+
+
+# The adapter sidecar --------------------------------------------------------------------------------
+ADAPTER_JOB = "telltales-adapter"  # the scrape job the adapter alert rules select on
+
+
+def adapter_args(argv: list[str]):
+    """`argv` parsed by telltales' own command line, refused the way `telltales adapt` refuses a bad combination."""
+    from telltales.streams.adapt import _usage_error
+
+    args = cli.build_parser().parse_args(argv)
+    assert argv[0] == "adapt" and _usage_error(args) is None, (argv, _usage_error(args))
+    return args
+
+
+@pytest.mark.parametrize("path", adapter_manifests(), ids=lambda p: p.name)
+def test_adapter_deployment_runs_the_service_with_the_workers_config_and_secret(path):
+    config = k8s_config()
+    resources = {(d["kind"], d["metadata"]["name"]): d for d in documents(path)}
+    (deploy,) = [d for (kind, _), d in resources.items() if kind == "Deployment"]
+    pod = deploy["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    args = adapter_args(container["args"])
+    assert args.kafka and args.input_topic and args.directory_topic  # the service, not a one-off file run
+    assert path.name == f"adapter-{args.adapter}.yaml" and deploy["metadata"]["name"].endswith(f"-{args.adapter}")
+    assert container["image"] == worker_container()["image"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": args.metrics_port}
+    for probe in ("livenessProbe", "readinessProbe"):  # no health page: the metrics server is the probe
+        get = container[probe]["httpGet"]
+        assert get["path"] == "/metrics" and ports[get["port"]] == args.metrics_port, probe
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == args.metrics_port
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == ADAPTER_JOB  # the job name (relabel, jobLabel)
+    worker_volumes = {v["name"]: v for v in deployment()["spec"]["template"]["spec"]["volumes"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["config"] == worker_volumes["config"] and volumes["kafka-ca"] == worker_volumes["kafka-ca"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert args.config in mounts and mounts[args.config]["name"] == "config"
+    assert Path(config.kafka.ssl_cafile).parent.as_posix() in mounts
+    env = {e["name"]: e for e in container["env"]}
+    assert env[config.kafka.sasl_password_env] == {e["name"]: e for e in worker_container()["env"]}[
+        config.kafka.sasl_password_env]
+    (service,) = [d for (kind, _), d in resources.items() if kind == "Service"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= set(ports)
+
+
+def test_adapter_pods_are_scraped_as_their_own_job_and_never_as_workers():
+    resources = k8s_resources()
+    monitor = resources[("ServiceMonitor", ADAPTER_JOB)]
+    services = [d for (kind, _), d in resources.items()
+                if kind == "Service" and d["metadata"]["labels"]["app.kubernetes.io/name"] == ADAPTER_JOB]
+    assert services
+    for service in services:
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+        assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == ADAPTER_JOB
+        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {p["name"] for p in service["spec"]["ports"]}
+    rules = (DEPLOY / "prometheus" / "telltales-adapter-rules.yml").read_text("utf-8")
+    assert set(re.findall(r'job="([^"]+)"', rules)) == {ADAPTER_JOB}
+    # The worker's Service, PodDisruptionBudget and ServiceMonitor select no adapter pod.
+    for path in adapter_manifests():
+        (deploy,) = [d for d in documents(path) if d["kind"] == "Deployment"]
+        labels = deploy["spec"]["template"]["metadata"]["labels"]
+        for kind, selector in (("Service", resources[("Service", "telltales")]["spec"]["selector"]),
+                               ("PodDisruptionBudget",
+                                resources[("PodDisruptionBudget", "telltales")]["spec"]["selector"]["matchLabels"]),
+                               ("ServiceMonitor",
+                                resources[("ServiceMonitor", "telltales")]["spec"]["selector"]["matchLabels"])):
+            assert not selector.items() <= labels.items(), (path.name, kind)
+
+
+def test_compose_adapter_runs_the_service_on_the_port_prometheus_scrapes():
+    doc = compose()
+    adapter = doc["services"]["adapter-okta"]
+    assert adapter["profiles"] == ["adapters"]  # `compose up` without the profile runs the pipeline as before
+    args = adapter_args(adapter["command"])
+    assert args.kafka and args.directory_topic
+    topic = doc["services"]["okta-raw-topic"]
+    assert topic["profiles"] == ["adapters"] and topic["command"][topic["command"].index("--topic") + 1] == args.input_topic
+    assert adapter["depends_on"]["okta-raw-topic"]["condition"] == "service_completed_successfully"
+    assert args.config == adapter["configs"][0]["target"]
+    assert f"{args.metrics_port}:{args.metrics_port}" in adapter["ports"]
+    assert f"127.0.0.1:{args.metrics_port}/metrics" in " ".join(adapter["healthcheck"]["test"])
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text("utf-8"))
+    job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == ADAPTER_JOB)
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["adapter-okta"] and sd["port"] == args.metrics_port
 
 
 # Dockerfile ---------------------------------------------------------------------------------------
