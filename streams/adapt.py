@@ -100,6 +100,8 @@ class Run:
         self.tally = Tally()
         self.clock = clock or (lambda: self.tally.newest)
         self.max_original_bytes = max_original_bytes
+        if metrics is not None:  # the directory files' size from the start (a directory topic updates it later)
+            metrics.directory(len(translator.identities))
 
     def record(self, data: bytes, source: dlq.KafkaSource | dlq.FileSource, key: bytes | None = None) -> None:
         tally = self.tally

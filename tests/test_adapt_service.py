@@ -29,7 +29,7 @@ from telltales.schemas.adapters import AdapterError, Identities, Translator
 from telltales.schemas.dlq import DlqEnvelope
 from telltales.schemas.rejections import Rejection
 from telltales.streams import adapt_metrics, cli
-from telltales.streams.adapt import MAX_SKIP_REASONS, OTHER_REASONS, Tally
+from telltales.streams.adapt import MAX_SKIP_REASONS, OTHER_REASONS, Run, Tally
 from telltales.streams.adapt_metrics import AdapterMetrics
 from telltales.streams.topics import create_topics, topic_value
 
@@ -92,6 +92,14 @@ def test_adapter_metrics_are_named_and_labelled_by_the_rules_and_exist_before_tr
         assert family.samples, name
         for sample in family.samples:
             assert sample.value == 0 and set(sample.labels) <= adapt_metrics.LABELS, sample
+
+
+def test_the_directory_gauge_shows_the_directory_files_from_the_start_whatever_the_mode():
+    metrics = AdapterMetrics("osquery", version="9.9.9", process=False)
+    Run(Translator(adapters.load("osquery"), osquery_directory()), lambda event: None, None, metrics=metrics)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    [sample] = families[adapt_metrics.DIRECTORY].samples
+    assert sample.value == len(osquery_directory()) > 0
 
 
 @pytest.mark.parametrize("argv, problem", [
