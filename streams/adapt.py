@@ -63,6 +63,7 @@ class Tally:
     newest: float = 0.0  # event time of the newest event written (epoch s)
     skipped: Counter = field(default_factory=Counter)   # reason → records
     rejected: Counter = field(default_factory=Counter)  # rejection code → records
+    directory: Counter = field(default_factory=Counter)  # --directory-topic: employee | erased | refused → records
 
     def skip(self, reason: str) -> None:
         """Count a skip; reasons may name vendor values (an Okta eventType), so their number is capped."""
@@ -80,6 +81,10 @@ class Tally:
                          + (f"; {more} more reasons" if more > 0 else ""))
         if self.rejected:
             parts.append("  rejected: " + ", ".join(f"{code} {n}" for code, n in sorted(self.rejected.items())))
+        if self.directory:
+            parts.append("  directory topic: " + ", ".join(f"{kind} {n}" for kind, n in sorted(self.directory.items()))
+                         + (" (refused: the contract refuses them or their key is not their employee id; "
+                            "the worker sends them to the DLQ)" if self.directory["refused"] else ""))
         return "\n".join(parts)
 
 

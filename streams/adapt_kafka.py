@@ -100,7 +100,8 @@ class DirectoryFollower:
 
     A record adds or replaces an employee; a tombstone (key = employee id, no value)
     removes them. Records the contract refuses, or whose key is not their employee id,
-    are passed over and counted — the worker reading the same topic sends them to the DLQ.
+    are passed over and counted (the run's summary shows them) — the worker reading the
+    same topic sends them to the DLQ.
     """
 
     def __init__(self, config: Config, identities: Identities, metrics: AdapterMetrics | None = None) -> None:
@@ -197,8 +198,6 @@ def to_kafka(args: argparse.Namespace, config: Config, translator: Translator,
                     raise KafkaUnavailable(f"no employee records in the directory topic {follower.topic}"
                                            f"{' or ' + ', '.join(args.directory) if args.directory else ''}: "
                                            "every user would be unknown")
-            elif metrics is not None:
-                metrics.directory(len(translator.identities))
             sink = Sink(config)
             # A live service's envelopes say when the record was refused, as the worker's do.
             run = Run(translator, sink.event, sink.reject, clock=time.time if args.input_topic else None,
@@ -208,6 +207,8 @@ def to_kafka(args: argparse.Namespace, config: Config, translator: Translator,
             else:
                 run.lines(args.files, None if follower is None else follower.follow)
                 sink.flush()
+            if follower is not None:
+                run.tally.directory.update(follower.applied)
             return run.tally
         finally:
             if sink is not None:

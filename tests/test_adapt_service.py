@@ -426,12 +426,15 @@ def summary_counts(line: str) -> dict[str, int]:
 @pytest.mark.kafka
 def test_a_file_adapted_to_kafka_can_take_its_directory_from_the_topic(broker, outputs, tmp_path, capsys):
     broker.directory(employee("emp-1", aliases=[ANA]), employee("emp-2", aliases=[BO]), erased=("emp-2",))
+    broker.produce(broker.config.topics.employees, [(b"emp-3", b'{"employee_id": "emp-3", "status": "gone"}')])
     records = tmp_path / "okta.jsonl"
     records.write_bytes(record("u1") + b"\n" + record("u2", login=BO) + b"\n")
     assert cli.main(["adapt", "--from", "okta", "--config", broker.config_file, "--kafka", "--directory-topic",
                      str(records)]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        "adapt (okta): 2 records; 1 events written; 0 skipped; 1 rejected", "  rejected: unknown_identity 1"]
+        "adapt (okta): 2 records; 1 events written; 0 skipped; 1 rejected", "  rejected: unknown_identity 1",
+        "  directory topic: employee 2, erased 1, refused 1 (refused: the contract refuses them or their key is "
+        "not their employee id; the worker sends them to the DLQ)"]
     outputs.wait(lambda o: len(o.events) >= 1 and len(o.rejects) >= 1)
     assert [(r.key, json.loads(r.value)["event_id"]) for r in outputs.events] == [(b"emp-1", "okta:u1")]
     assert [e.source for e in outputs.envelopes()] == [{"file": str(records), "line": 2}]
